@@ -1,0 +1,286 @@
+//! The job API client: listing, status, results and the job's documents.
+//!
+//! Request URLs are always built from the mount URL; links and hrefs in responses are data.
+
+pub mod listing;
+pub mod results;
+pub mod status;
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::{StatusCode, Url};
+use serde_json::Value;
+
+use crate::error::{FsError, Result};
+use crate::http::{self, HttpClient};
+pub use results::{FileRef, Output, OutputValue};
+pub use status::{JobState, JobStatus};
+
+/// The OGC results profile: asks a server for the JSON results document whatever the submission.
+pub const RESULTS_PROFILE: &str = "https://www.opengis.net/def/profile/OGC/0/ogc-results";
+
+/// Parsed results plus the document as served (for `.job/results.json`).
+#[derive(Debug, Clone)]
+pub struct Results {
+    pub outputs: Vec<Output>,
+    pub raw: Vec<u8>,
+}
+
+/// The job documents shown under `JOB/.job/`, besides the status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobDocument {
+    Inputs,
+    Logs,
+    Exceptions,
+}
+
+#[derive(Clone, Debug)]
+pub struct ApiClient {
+    http: HttpClient,
+    base: Url,
+}
+
+impl ApiClient {
+    /// `base` is the server's root (`https://host/weaver`), under which `/jobs` lives.
+    pub fn new(base: Url, http: HttpClient) -> Self {
+        ApiClient { http, base }
+    }
+
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    /// `{base}/jobs[/{id}[/{tail}]]`, each segment percent-encoded.
+    fn jobs_url(&self, id: Option<&str>, tail: Option<&str>) -> Url {
+        let mut url = self.base.clone();
+        {
+            let mut segs = url
+                .path_segments_mut()
+                .expect("the API URL is a base URL (checked at startup)");
+            segs.pop_if_empty().push("jobs");
+            if let Some(id) = id {
+                segs.push(id);
+            }
+            if let Some(tail) = tail {
+                segs.push(tail);
+            }
+        }
+        url
+    }
+
+    async fn get_json_body(&self, url: Url, what: &str) -> Result<Vec<u8>> {
+        let resp = http::send(self.http.get(url).header(ACCEPT, "application/json"), what).await?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| http::transport_error(what, e))?;
+        if !status.is_success() {
+            return Err(api_error(what, status, &body));
+        }
+        Ok(body.to_vec())
+    }
+
+    /// All job ids the server lists, following its paging.
+    pub async fn list_jobs(&self) -> Result<Vec<String>> {
+        listing::list_all(self).await
+    }
+
+    /// One page of the listing: `GET {base}/jobs?{query}`. A 400 past the first page is the end.
+    async fn jobs_page(&self, query: &str) -> Result<Option<listing::Page>> {
+        let mut url = self.jobs_url(None, None);
+        url.set_query(Some(query));
+        let resp = http::send(
+            self.http.get(url).header(ACCEPT, "application/json"),
+            "job listing",
+        )
+        .await?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| http::transport_error("job listing", e))?;
+        if status == StatusCode::BAD_REQUEST && !query.contains("page=0") {
+            // Weaver answers a page past the end with 400 instead of an empty page.
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(api_error("job listing", status, &body));
+        }
+        listing::Page::parse(&body).map(Some).map_err(FsError::Io)
+    }
+
+    pub async fn status(&self, id: &str) -> Result<JobStatus> {
+        let what = format!("status of job {id}");
+        let body = self
+            .get_json_body(self.jobs_url(Some(id), None), &what)
+            .await?;
+        JobStatus::parse(&body).map_err(|e| FsError::Io(format!("{what}: {e}")))
+    }
+
+    /// The results of a successful job: the OGC document from `/results` when the server gives
+    /// one, else (204 + Link, a raw body, multipart, an old server) `/outputs?schema=OGC`.
+    pub async fn results(&self, id: &str) -> Result<Results> {
+        let what = format!("results of job {id}");
+        let req = self
+            .http
+            .get(self.jobs_url(Some(id), Some("results")))
+            .header(ACCEPT, "application/json")
+            .header("Accept-Profile", RESULTS_PROFILE);
+        let resp = http::send(req, &what).await?;
+        let status = resp.status();
+        if matches!(status, StatusCode::NOT_FOUND | StatusCode::GONE) {
+            let body = resp.bytes().await.unwrap_or_default();
+            return Err(api_error(&what, status, &body));
+        }
+        let is_json = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(is_json_media);
+        if status == StatusCode::OK && is_json {
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| http::transport_error(&what, e))?;
+            match parse_results_body(&body) {
+                Ok(outputs) => {
+                    return Ok(Results {
+                        outputs,
+                        raw: body.to_vec(),
+                    })
+                }
+                Err(e) => tracing::info!("{what}: {e}; trying /outputs"),
+            }
+        } else {
+            tracing::debug!("{what}: answered {status}, not a JSON document; trying /outputs");
+        }
+        let mut url = self.jobs_url(Some(id), Some("outputs"));
+        url.set_query(Some("schema=OGC"));
+        let body = self.get_json_body(url, &what).await?;
+        let outputs = parse_results_body(&body).map_err(|e| FsError::Io(format!("{what}: {e}")))?;
+        Ok(Results { outputs, raw: body })
+    }
+
+    /// A document of `.job/`: inputs as served, logs as text lines, exceptions as served.
+    pub async fn document(&self, id: &str, doc: JobDocument) -> Result<Vec<u8>> {
+        let (tail, what) = match doc {
+            JobDocument::Inputs => ("inputs", "inputs"),
+            JobDocument::Logs => ("logs", "logs"),
+            JobDocument::Exceptions => ("exceptions", "exceptions"),
+        };
+        let what = format!("{what} of job {id}");
+        let body = self
+            .get_json_body(self.jobs_url(Some(id), Some(tail)), &what)
+            .await?;
+        Ok(match doc {
+            JobDocument::Logs => logs_as_text(body),
+            _ => body,
+        })
+    }
+}
+
+fn parse_results_body(body: &[u8]) -> std::result::Result<Vec<Output>, String> {
+    let doc: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    results::parse_results(&doc)
+}
+
+/// `application/json`, `application/json; profile=...`, `application/ld+json`...
+fn is_json_media(content_type: &str) -> bool {
+    let essence = results::media_essence(content_type);
+    essence == "application/json" || essence.ends_with("+json")
+}
+
+/// Weaver's logs are a JSON list of lines; shown as text, a line each.
+fn logs_as_text(body: Vec<u8>) -> Vec<u8> {
+    match serde_json::from_slice::<Vec<Value>>(&body) {
+        Ok(lines) => {
+            let mut text = String::new();
+            for line in lines {
+                match line {
+                    Value::String(s) => text.push_str(&s),
+                    other => text.push_str(&other.to_string()),
+                }
+                text.push('\n');
+            }
+            text.into_bytes()
+        }
+        Err(_) => body,
+    }
+}
+
+/// An error for a non-success API answer, with the server's own words (`title|code`,
+/// `detail|description`) when the body has them.
+fn api_error(what: &str, status: StatusCode, body: &[u8]) -> FsError {
+    let doc = serde_json::from_slice::<Value>(body).unwrap_or_default();
+    let pick = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| doc.get(*k).and_then(Value::as_str))
+            .unwrap_or("")
+            .to_string()
+    };
+    let title = pick(&["title", "code"]);
+    let detail = format!("{title} {}", pick(&["detail", "description"]));
+    let detail = detail.trim();
+    let message = if detail.is_empty() {
+        format!("{what}: {status}")
+    } else {
+        format!("{what}: {status} ({detail})")
+    };
+    // Weaver answers 400 NoSuchJob for an id that is not a UUID: no such job all the same.
+    if title == "NoSuchJob" {
+        return FsError::NotFound(message);
+    }
+    match http::status_error(what, status) {
+        FsError::NotFound(_) => FsError::NotFound(message),
+        FsError::Denied(_) => FsError::Denied(message),
+        _ => FsError::Io(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_become_lines() {
+        let text = logs_as_text(br#"["a", "b", 3]"#.to_vec());
+        assert_eq!(text, b"a\nb\n3\n");
+        assert_eq!(logs_as_text(b"plain".to_vec()), b"plain");
+    }
+
+    #[test]
+    fn urls_are_built_from_the_base() {
+        let base = Url::parse("https://host/weaver/").unwrap();
+        let http = HttpClient::new(&base, &Default::default()).unwrap();
+        let api = ApiClient::new(base, http);
+        assert_eq!(
+            api.jobs_url(Some("a b/c"), Some("results")).as_str(),
+            "https://host/weaver/jobs/a%20b%2Fc/results"
+        );
+    }
+
+    #[test]
+    fn api_errors_carry_the_server_words() {
+        let e = api_error(
+            "x",
+            StatusCode::GONE,
+            br#"{"title":"JobDismissed","detail":"Job was dismissed"}"#,
+        );
+        assert!(matches!(e, FsError::NotFound(ref m) if m.contains("JobDismissed")));
+        let e = api_error(
+            "x",
+            StatusCode::BAD_REQUEST,
+            br#"{"code":"JobInvalidParameter"}"#,
+        );
+        assert!(matches!(e, FsError::Io(ref m) if m.contains("JobInvalidParameter")));
+        let e = api_error("x", StatusCode::BAD_REQUEST, br#"{"title":"NoSuchJob"}"#);
+        assert!(matches!(e, FsError::NotFound(_)));
+    }
+
+    #[test]
+    fn json_media_types() {
+        assert!(is_json_media("application/json; profile=ogc"));
+        assert!(is_json_media("application/geo+json"));
+        assert!(!is_json_media("multipart/mixed; boundary=x"));
+    }
+}

@@ -1,0 +1,253 @@
+//! An LRU cache of file blocks, bounded in bytes, where concurrent misses on one block share a
+//! single fetch.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::future::{BoxFuture, FutureExt, Shared};
+use lru::LruCache;
+
+use crate::error::FsError;
+
+/// A block of one version of one file: (file key, which includes its validator; block index).
+pub type BlockKey = (Arc<str>, u64);
+
+type SharedFetch = Shared<BoxFuture<'static, Result<Bytes, FsError>>>;
+
+/// Counters for the stats of the mount.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub coalesced: AtomicU64,
+    pub evictions: AtomicU64,
+}
+
+pub struct BlockCache {
+    capacity: u64,
+    state: Mutex<State>,
+    pub stats: CacheStats,
+}
+
+struct State {
+    blocks: LruCache<BlockKey, Bytes>,
+    bytes: u64,
+    inflight: HashMap<BlockKey, SharedFetch>,
+}
+
+impl BlockCache {
+    /// A cache holding at most `capacity` bytes of blocks.
+    pub fn new(capacity: u64) -> Arc<Self> {
+        Arc::new(BlockCache {
+            capacity,
+            state: Mutex::new(State {
+                blocks: LruCache::unbounded(),
+                bytes: 0,
+                inflight: HashMap::new(),
+            }),
+            stats: CacheStats::default(),
+        })
+    }
+
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// Bytes held now.
+    pub fn used(&self) -> u64 {
+        self.lock().bytes
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves consistent data (each update is one step).
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The block if cached, marking it recently used.
+    pub fn get(&self, key: &BlockKey) -> Option<Bytes> {
+        self.lock().blocks.get(key).cloned()
+    }
+
+    /// Whether the block is cached or being fetched (no LRU update).
+    pub fn is_present(&self, key: &BlockKey) -> bool {
+        let state = self.lock();
+        state.blocks.contains(key) || state.inflight.contains_key(key)
+    }
+
+    /// Caches a block, evicting the least recently used ones to stay within the capacity.
+    pub fn insert(&self, key: BlockKey, block: Bytes) {
+        let len = block.len() as u64;
+        if len > self.capacity {
+            return;
+        }
+        let mut state = self.lock();
+        if let Some(old) = state.blocks.put(key, block) {
+            state.bytes -= old.len() as u64;
+        }
+        state.bytes += len;
+        while state.bytes > self.capacity {
+            match state.blocks.pop_lru() {
+                Some((_, evicted)) => {
+                    state.bytes -= evicted.len() as u64;
+                    self.stats.evictions.fetch_add(1, Ordering::Relaxed);
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// The block from the cache, or from `fetch`. Concurrent callers missing the same block
+    /// wait for one fetch; its result is cached when it succeeds.
+    pub async fn get_or_fetch<F, Fut>(
+        self: &Arc<Self>,
+        key: BlockKey,
+        fetch: F,
+    ) -> Result<Bytes, FsError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Bytes, FsError>> + Send + 'static,
+    {
+        let shared = {
+            let mut state = self.lock();
+            if let Some(block) = state.blocks.get(&key) {
+                self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(block.clone());
+            }
+            match state.inflight.get(&key) {
+                Some(fetching) => {
+                    self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+                    fetching.clone()
+                }
+                None => {
+                    self.stats.misses.fetch_add(1, Ordering::Relaxed);
+                    let cache = Arc::clone(self);
+                    let k = key.clone();
+                    let fut = fetch();
+                    let fetching = async move {
+                        let result = fut.await;
+                        cache.finish(k, &result);
+                        result
+                    }
+                    .boxed()
+                    .shared();
+                    state.inflight.insert(key, fetching.clone());
+                    fetching
+                }
+            }
+        };
+        shared.await
+    }
+
+    fn finish(&self, key: BlockKey, result: &Result<Bytes, FsError>) {
+        self.lock().inflight.remove(&key);
+        if let Ok(block) = result {
+            self.insert(key, block.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    fn key(file: &str, i: u64) -> BlockKey {
+        (Arc::from(file), i)
+    }
+
+    #[test]
+    fn evicts_least_recently_used_within_the_byte_budget() {
+        let cache = BlockCache::new(10);
+        cache.insert(key("f", 0), Bytes::from(vec![0; 4]));
+        cache.insert(key("f", 1), Bytes::from(vec![1; 4]));
+        assert!(cache.get(&key("f", 0)).is_some()); // 0 is now the most recent
+        cache.insert(key("f", 2), Bytes::from(vec![2; 4]));
+        assert!(cache.get(&key("f", 1)).is_none());
+        assert!(cache.get(&key("f", 0)).is_some());
+        assert!(cache.get(&key("f", 2)).is_some());
+        assert_eq!(cache.used(), 8);
+        assert_eq!(cache.stats.evictions.load(Ordering::Relaxed), 1);
+        // A block larger than the whole cache is not kept, and evicts nothing.
+        cache.insert(key("g", 0), Bytes::from(vec![0; 11]));
+        assert_eq!(cache.used(), 8);
+        // Replacing a block accounts for the old one.
+        cache.insert(key("f", 2), Bytes::from(vec![2; 2]));
+        assert_eq!(cache.used(), 6);
+    }
+
+    #[test]
+    fn versions_of_a_file_are_different_keys() {
+        let cache = BlockCache::new(100);
+        cache.insert(key("url#\"v1\"", 0), Bytes::from_static(b"old"));
+        assert!(cache.get(&key("url#\"v2\"", 0)).is_none());
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_share_one_fetch() {
+        let cache = BlockCache::new(1 << 20);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let cache = cache.clone();
+            let calls = calls.clone();
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .get_or_fetch(key("f", 7), || async move {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok(Bytes::from_static(b"block seven"))
+                    })
+                    .await
+            }));
+        }
+        for t in tasks {
+            assert_eq!(
+                t.await.unwrap().unwrap(),
+                Bytes::from_static(b"block seven")
+            );
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // Now cached: no fetch at all.
+        let again = cache
+            .get_or_fetch(key("f", 7), || async { Err(FsError::io("must not fetch")) })
+            .await;
+        assert!(again.is_ok());
+    }
+
+    #[tokio::test]
+    async fn failures_are_shared_and_not_cached() {
+        let cache = BlockCache::new(1 << 20);
+        let r = cache
+            .get_or_fetch(key("f", 0), || async {
+                Err(FsError::Stale("changed".into()))
+            })
+            .await;
+        assert!(matches!(r, Err(FsError::Stale(_))));
+        assert!(!cache.is_present(&key("f", 0)));
+        let r = cache
+            .get_or_fetch(key("f", 0), || async { Ok(Bytes::from_static(b"ok")) })
+            .await;
+        assert_eq!(r.unwrap(), Bytes::from_static(b"ok"));
+    }
+
+    proptest::proptest! {
+        /// Whatever the sequence of inserts, the cache stays within its budget and keeps the
+        /// most recently inserted block that fits.
+        #[test]
+        fn stays_within_budget(ops in proptest::collection::vec((0u64..20, 1usize..64), 1..200),
+                               cap in 1u64..256) {
+            let cache = BlockCache::new(cap);
+            for (i, len) in ops.iter() {
+                cache.insert(key("f", *i), Bytes::from(vec![0u8; *len]));
+                proptest::prop_assert!(cache.used() <= cap);
+                if (*len as u64) <= cap {
+                    proptest::prop_assert_eq!(cache.get(&key("f", *i)).map(|b| b.len()), Some(*len));
+                }
+            }
+        }
+    }
+}

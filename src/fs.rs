@@ -1,0 +1,165 @@
+//! The filesystem operations, as async functions returning plain values: what the FUSE adapter
+//! calls, and what tests call without a kernel.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+
+use crate::error::{FsError, Result};
+use crate::read::{ReadState, Reader, RemoteFile};
+use crate::tree::{Attr, Content, Tree};
+
+/// An entry of a directory listing as `readdir` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    pub ino: u64,
+    pub name: String,
+    pub is_dir: bool,
+}
+
+/// How an open file is to be treated by the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened {
+    pub fh: u64,
+    /// Bypass the page cache: for documents that grow (logs of a running job).
+    pub direct_io: bool,
+}
+
+enum Handle {
+    Remote {
+        file: Arc<RemoteFile>,
+        state: Mutex<ReadState>,
+    },
+    /// Content fixed at open: literals and `.job/` documents.
+    Bytes(Bytes),
+    Dir(Arc<Vec<DirEntry>>),
+}
+
+pub struct WeaverFs {
+    tree: Tree,
+    reader: Reader,
+    handles: Mutex<HashMap<u64, Arc<Handle>>>,
+    next_fh: AtomicU64,
+}
+
+impl WeaverFs {
+    pub fn new(tree: Tree, reader: Reader) -> Self {
+        WeaverFs {
+            tree,
+            reader,
+            handles: Mutex::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+        }
+    }
+
+    pub fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    pub fn reader(&self) -> &Reader {
+        &self.reader
+    }
+
+    fn handles(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Handle>>> {
+        self.handles.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn add_handle(&self, handle: Handle) -> u64 {
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        self.handles().insert(fh, Arc::new(handle));
+        fh
+    }
+
+    fn handle(&self, fh: u64) -> Result<Arc<Handle>> {
+        self.handles().get(&fh).cloned().ok_or(FsError::BadHandle)
+    }
+
+    pub async fn lookup(&self, parent: u64, name: &str) -> Result<Attr> {
+        let parent = self.tree.node(parent)?;
+        let node = self.tree.lookup(&parent, name).await?;
+        self.tree.attr(&node).await
+    }
+
+    pub async fn getattr(&self, ino: u64) -> Result<Attr> {
+        let node = self.tree.node(ino)?;
+        self.tree.attr(&node).await
+    }
+
+    /// Opens a directory: its listing is taken once here, so paging through it is consistent.
+    pub async fn opendir(&self, ino: u64) -> Result<u64> {
+        let node = self.tree.node(ino)?;
+        if !node.content.is_dir() {
+            return Err(FsError::NotDir);
+        }
+        let children = self.tree.children(&node).await?;
+        let mut entries = Vec::with_capacity(children.entries.len() + 2);
+        entries.push(DirEntry {
+            ino,
+            name: ".".into(),
+            is_dir: true,
+        });
+        entries.push(DirEntry {
+            ino: node.parent,
+            name: "..".into(),
+            is_dir: true,
+        });
+        for (name, child) in children.entries.iter() {
+            let is_dir = self.tree.node(*child).map(|n| n.content.is_dir())?;
+            entries.push(DirEntry {
+                ino: *child,
+                name: name.clone(),
+                is_dir,
+            });
+        }
+        Ok(self.add_handle(Handle::Dir(Arc::new(entries))))
+    }
+
+    /// The entries of an open directory, as taken when it was opened.
+    pub fn readdir(&self, fh: u64) -> Result<Arc<Vec<DirEntry>>> {
+        match &*self.handle(fh)? {
+            Handle::Dir(entries) => Ok(entries.clone()),
+            _ => Err(FsError::NotDir),
+        }
+    }
+
+    pub async fn open(&self, ino: u64) -> Result<Opened> {
+        let node = self.tree.node(ino)?;
+        let (handle, direct_io) = match &node.content {
+            Content::Inline(bytes) => (Handle::Bytes(bytes.clone()), false),
+            Content::Document(..) => (Handle::Bytes(self.tree.document(&node).await?), true),
+            Content::Remote(_) => (
+                Handle::Remote {
+                    file: self.tree.remote_file(&node).await?,
+                    state: Mutex::new(ReadState::default()),
+                },
+                false,
+            ),
+            _ => return Err(FsError::IsDir),
+        };
+        Ok(Opened {
+            fh: self.add_handle(handle),
+            direct_io,
+        })
+    }
+
+    pub async fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Bytes> {
+        match &*self.handle(fh)? {
+            Handle::Bytes(bytes) => {
+                let start = (offset as usize).min(bytes.len());
+                let end = start.saturating_add(size as usize).min(bytes.len());
+                Ok(bytes.slice(start..end))
+            }
+            Handle::Remote { file, state } => {
+                self.reader.read(file, state, offset, size as u64).await
+            }
+            Handle::Dir(_) => Err(FsError::IsDir),
+        }
+    }
+
+    /// Closes a file or directory handle.
+    pub fn release(&self, fh: u64) {
+        self.handles().remove(&fh);
+    }
+}

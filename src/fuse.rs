@@ -1,0 +1,242 @@
+//! The fuser adapter. It only translates: each request is handed to a tokio task that calls the
+//! core ([`WeaverFs`]) and replies, so a slow read never holds up an `ls`.
+
+use std::ffi::OsStr;
+use std::io;
+use std::sync::Arc;
+
+use fuser::{
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
+    KernelConfig, LockOwner, OpenAccMode, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory,
+    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, Request,
+};
+use tokio::runtime::Handle;
+
+use crate::error::FsError;
+use crate::fs::WeaverFs;
+use crate::tree::Attr;
+
+/// Largest read the kernel is asked to send (it also needs the bdi read_ahead_kb raised).
+pub const MAX_READ: u32 = 1 << 20;
+/// Requests the kernel may have in flight at once (its default is 12).
+const MAX_BACKGROUND: u16 = 64;
+
+/// Who owns the files, and the block size `stat` reports.
+#[derive(Debug, Clone, Copy)]
+pub struct Ownership {
+    pub uid: u32,
+    pub gid: u32,
+    pub blksize: u32,
+}
+
+pub struct FuseAdapter {
+    fs: Arc<WeaverFs>,
+    rt: Handle,
+    owner: Ownership,
+}
+
+impl FuseAdapter {
+    pub fn new(fs: Arc<WeaverFs>, rt: Handle, owner: Ownership) -> Self {
+        FuseAdapter { fs, rt, owner }
+    }
+
+    /// Runs `op` on the runtime and hands its result to `reply`.
+    fn spawn<T, Fut, R>(&self, op: impl FnOnce(Arc<WeaverFs>) -> Fut, reply: R)
+    where
+        Fut: std::future::Future<Output = Result<T, FsError>> + Send + 'static,
+        T: Send + 'static,
+        R: FnOnce(Result<T, Errno>) + Send + 'static,
+    {
+        let fut = op(self.fs.clone());
+        self.rt.spawn(async move {
+            let result = fut.await.map_err(|e| {
+                log_error(&e);
+                Errno::from_i32(e.errno())
+            });
+            reply(result);
+        });
+    }
+}
+
+fn log_error(e: &FsError) {
+    match e {
+        FsError::NotFound(_) | FsError::NotDir | FsError::IsDir => tracing::debug!("{e}"),
+        _ => tracing::warn!("{e}"),
+    }
+}
+
+pub fn file_attr(a: &Attr, owner: Ownership) -> FileAttr {
+    let (kind, perm, nlink) = if a.is_dir {
+        (FileType::Directory, 0o555, 2)
+    } else {
+        (FileType::RegularFile, 0o444, 1)
+    };
+    FileAttr {
+        ino: INodeNo(a.ino),
+        size: a.size,
+        blocks: a.size.div_ceil(512),
+        atime: a.mtime,
+        mtime: a.mtime,
+        ctime: a.mtime,
+        crtime: a.mtime,
+        kind,
+        perm,
+        nlink,
+        uid: owner.uid,
+        gid: owner.gid,
+        rdev: 0,
+        blksize: owner.blksize,
+        flags: 0,
+    }
+}
+
+impl Filesystem for FuseAdapter {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
+        // The kernel caps read-ahead at what it offered (128 KiB by default); max_write raises
+        // max_pages, which lets reads reach 1 MiB once the bdi read_ahead_kb allows it.
+        let _ = config.set_max_readahead(MAX_READ);
+        let _ = config.set_max_write(MAX_READ);
+        let _ = config.set_max_background(MAX_BACKGROUND);
+        let _ = config.set_congestion_threshold(MAX_BACKGROUND * 3 / 4);
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let Some(name) = name.to_str().map(str::to_string) else {
+            return reply.error(Errno::ENOENT);
+        };
+        let owner = self.owner;
+        self.spawn(
+            move |fs| async move { fs.lookup(parent.0, &name).await },
+            move |r| match r {
+                Ok(a) => reply.entry(&a.ttl, &file_attr(&a, owner), Generation(0)),
+                Err(e) => reply.error(e),
+            },
+        );
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        let owner = self.owner;
+        self.spawn(
+            move |fs| async move { fs.getattr(ino.0).await },
+            move |r| match r {
+                Ok(a) => reply.attr(&a.ttl, &file_attr(&a, owner)),
+                Err(e) => reply.error(e),
+            },
+        );
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        if !matches!(flags.acc_mode(), OpenAccMode::O_RDONLY) {
+            return reply.error(Errno::from_i32(libc::EROFS));
+        }
+        self.spawn(
+            move |fs| async move { fs.open(ino.0).await },
+            move |r| match r {
+                Ok(o) => {
+                    let flags = if o.direct_io {
+                        FopenFlags::FOPEN_DIRECT_IO
+                    } else {
+                        FopenFlags::empty()
+                    };
+                    reply.opened(FileHandle(o.fh), flags)
+                }
+                Err(e) => reply.error(e),
+            },
+        );
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        self.spawn(
+            move |fs| async move { fs.read(fh.0, offset, size).await },
+            move |r| match r {
+                Ok(bytes) => reply.data(&bytes),
+                Err(e) => reply.error(e),
+            },
+        );
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.fs.release(fh.0);
+        reply.ok();
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        self.spawn(
+            move |fs| async move { fs.opendir(ino.0).await },
+            move |r| match r {
+                Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+                Err(e) => reply.error(e),
+            },
+        );
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let entries = match self.fs.readdir(fh.0) {
+            Ok(entries) => entries,
+            Err(e) => return reply.error(Errno::from_i32(e.errno())),
+        };
+        for (i, e) in entries.iter().enumerate().skip(offset as usize) {
+            let kind = if e.is_dir {
+                FileType::Directory
+            } else {
+                FileType::RegularFile
+            };
+            // The offset of an entry is the position of the next one.
+            if reply.add(INodeNo(e.ino), i as u64 + 1, kind, &e.name) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        self.fs.release(fh.0);
+        reply.ok();
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        reply.statfs(0, 0, 0, 0, 0, self.owner.blksize, 255, self.owner.blksize);
+    }
+
+    fn access(&self, _req: &Request, _ino: INodeNo, mask: fuser::AccessFlags, reply: ReplyEmpty) {
+        if mask.bits() & libc::W_OK != 0 {
+            reply.error(Errno::from_i32(libc::EROFS));
+        } else {
+            reply.ok();
+        }
+    }
+}

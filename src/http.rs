@@ -1,0 +1,141 @@
+//! The HTTP client shared by the API client and the file reader.
+//!
+//! Credentials (`--header`, the bearer token) are attached only to requests whose origin is the
+//! API's origin, so an href pointing elsewhere never receives them.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
+
+use crate::error::FsError;
+
+/// Options of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub connect_timeout: Duration,
+    /// Longest wait for any byte of a response (first byte or the next body chunk).
+    pub read_timeout: Duration,
+    /// Extra headers (`Name: value`) sent to the API origin.
+    pub headers: Vec<(String, String)>,
+    /// Bearer token sent to the API origin.
+    pub token: Option<String>,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            headers: Vec::new(),
+            token: None,
+        }
+    }
+}
+
+/// A reqwest client plus the credentials and the origin they belong to.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    api_origin: url::Origin,
+    credentials: HeaderMap,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the credentials themselves.
+        f.debug_struct("HttpClient")
+            .field("api_origin", &self.api_origin)
+            .field("credential_headers", &self.credentials.len())
+            .finish()
+    }
+}
+
+impl HttpClient {
+    pub fn new(api_base: &Url, opts: &HttpOptions) -> Result<Self, String> {
+        let mut credentials = HeaderMap::new();
+        for (name, value) in &opts.headers {
+            let name = HeaderName::from_bytes(name.trim().as_bytes())
+                .map_err(|_| format!("invalid header name {name:?}"))?;
+            let mut value = HeaderValue::from_str(value.trim())
+                .map_err(|_| format!("invalid value for header {name}"))?;
+            value.set_sensitive(true);
+            credentials.append(name, value);
+        }
+        if let Some(token) = &opts.token {
+            let mut value = HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+                .map_err(|_| "the token holds characters not allowed in a header".to_string())?;
+            value.set_sensitive(true);
+            credentials.insert(AUTHORIZATION, value);
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(opts.connect_timeout)
+            .read_timeout(opts.read_timeout)
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .user_agent(concat!("weaverfs/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(HttpClient {
+            client,
+            api_origin: api_base.origin(),
+            credentials,
+        })
+    }
+
+    /// A request to `url`, with credentials when `url` is on the API's origin.
+    pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        let same_origin = url.origin() == self.api_origin;
+        let builder = self.client.request(method, url);
+        if same_origin {
+            builder.headers(self.credentials.clone())
+        } else {
+            builder
+        }
+    }
+
+    pub fn get(&self, url: Url) -> RequestBuilder {
+        self.request(Method::GET, url)
+    }
+
+    pub fn head(&self, url: Url) -> RequestBuilder {
+        self.request(Method::HEAD, url)
+    }
+}
+
+/// Sends a request, mapping transport failures to [`FsError`].
+pub async fn send(req: RequestBuilder, what: &str) -> Result<Response, FsError> {
+    req.send().await.map_err(|e| transport_error(what, e))
+}
+
+/// Maps a reqwest error (connect, timeout, body) to the error a filesystem call reports.
+pub fn transport_error(what: &str, e: reqwest::Error) -> FsError {
+    if e.is_timeout() {
+        FsError::TimedOut(format!("{what}: {e}"))
+    } else {
+        FsError::Io(format!("{what}: {}", error_chain(&e)))
+    }
+}
+
+/// Maps an unexpected status to the error a filesystem call reports.
+pub fn status_error(what: &str, status: StatusCode) -> FsError {
+    match status {
+        StatusCode::NOT_FOUND | StatusCode::GONE => FsError::NotFound(format!("{what}: {status}")),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            FsError::Denied(format!("{what}: {status}"))
+        }
+        _ => FsError::Io(format!("{what}: unexpected {status}")),
+    }
+}
+
+/// An error with its sources, on one line ("error sending request: connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

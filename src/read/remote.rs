@@ -1,0 +1,290 @@
+//! One version of a file on a file host: its size and validator, and validated range requests.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use reqwest::header::{
+    HeaderMap, CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE,
+};
+use reqwest::{Response, StatusCode, Url};
+
+use crate::error::{FsError, Result};
+use crate::http::{self, HttpClient};
+
+/// What a HEAD (or a one-byte range request) tells of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteMeta {
+    pub size: u64,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl RemoteMeta {
+    fn from_headers(headers: &HeaderMap, size: u64) -> RemoteMeta {
+        let text = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_string)
+        };
+        RemoteMeta {
+            size,
+            etag: text(ETAG),
+            last_modified: text(LAST_MODIFIED),
+        }
+    }
+
+    /// The validator sent in `If-Range`: a strong ETag, else Last-Modified (weak ETags cannot be
+    /// used with If-Range).
+    pub fn validator(&self) -> Option<&str> {
+        self.etag
+            .as_deref()
+            .filter(|e| !e.starts_with("W/"))
+            .or(self.last_modified.as_deref())
+    }
+
+    pub fn mtime(&self) -> Option<SystemTime> {
+        self.last_modified
+            .as_deref()
+            .and_then(|d| httpdate::parse_http_date(d).ok())
+    }
+
+    /// Whether a response's headers describe another version of the file than this one.
+    fn differs_from(&self, headers: &HeaderMap) -> bool {
+        let seen = RemoteMeta::from_headers(headers, self.size);
+        let etag_changed = matches!((&self.etag, &seen.etag), (Some(a), Some(b)) if a != b);
+        let date_changed =
+            matches!((&self.last_modified, &seen.last_modified), (Some(a), Some(b)) if a != b);
+        etag_changed || date_changed
+    }
+}
+
+/// Finds a file's size and validators: HEAD, else `Range: bytes=0-0` and the Content-Range total.
+pub async fn probe(http: &HttpClient, url: &Url) -> Result<RemoteMeta> {
+    let what = format!("HEAD {url}");
+    let resp = http::send(http.head(url.clone()), &what).await?;
+    let status = resp.status();
+    if status.is_success() {
+        if let Some(size) = header_u64(resp.headers(), CONTENT_LENGTH) {
+            return Ok(RemoteMeta::from_headers(resp.headers(), size));
+        }
+    } else if matches!(status, StatusCode::NOT_FOUND | StatusCode::GONE)
+        || status.is_client_error() && status != StatusCode::METHOD_NOT_ALLOWED
+    {
+        return Err(http::status_error(&what, status));
+    }
+    // No HEAD, or no length in it: ask for the first byte.
+    let what = format!("GET {url} (first byte)");
+    let resp = http::send(http.get(url.clone()).header(RANGE, "bytes=0-0"), &what).await?;
+    let status = resp.status();
+    let size = match status {
+        StatusCode::PARTIAL_CONTENT | StatusCode::RANGE_NOT_SATISFIABLE => resp
+            .headers()
+            .get(CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_content_range(v).map(|r| r.2)),
+        StatusCode::OK => header_u64(resp.headers(), CONTENT_LENGTH),
+        _ => return Err(http::status_error(&what, status)),
+    };
+    let size = size.ok_or_else(|| FsError::Io(format!("{what}: the server tells no size")))?;
+    Ok(RemoteMeta::from_headers(resp.headers(), size))
+}
+
+fn header_u64(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// `bytes 0-99/1234` → (0, 99, 1234); `bytes */1234` → (0, 0, 1234) for the total only.
+pub fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
+    let rest = v.trim().strip_prefix("bytes")?.trim_start();
+    let (range, total) = rest.split_once('/')?;
+    let total = total.trim().parse().ok()?;
+    if range.trim() == "*" {
+        return Some((0, 0, total));
+    }
+    let (a, b) = range.split_once('-')?;
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?, total))
+}
+
+/// One version of one remote file, shared by the handles that opened it.
+#[derive(Debug)]
+pub struct RemoteFile {
+    pub url: Url,
+    pub meta: RemoteMeta,
+    /// The block cache key: the URL and the validator, so a new version never meets old blocks.
+    pub key: Arc<str>,
+    ignores_range: AtomicBool,
+    /// Set once the server showed another version: the next open probes again.
+    stale: AtomicBool,
+    /// The whole-body stream used when the server ignores Range.
+    pub(super) body_stream: tokio::sync::Mutex<Option<Arc<super::body_stream::BodyStream>>>,
+}
+
+/// The answer to a block request.
+pub enum RangeAnswer {
+    /// The requested bytes, checked.
+    Bytes(Bytes),
+    /// The server ignored Range and is sending the whole (same) file from byte 0.
+    WholeBody(Response),
+}
+
+impl RemoteFile {
+    pub fn new(url: Url, meta: RemoteMeta) -> Self {
+        let key = format!("{url}\n{}", meta.validator().unwrap_or(""));
+        RemoteFile {
+            url,
+            meta,
+            key: Arc::from(key),
+            ignores_range: AtomicBool::new(false),
+            stale: AtomicBool::new(false),
+            body_stream: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn size(&self) -> u64 {
+        self.meta.size
+    }
+
+    pub fn ignores_range(&self) -> bool {
+        self.ignores_range.load(Ordering::Relaxed)
+    }
+
+    /// GET of bytes `[start, end)` with `If-Range`, so that a changed file answers with its new
+    /// whole body, which is detected here and reported as [`FsError::Stale`].
+    pub async fn get_range(&self, http: &HttpClient, start: u64, end: u64) -> Result<RangeAnswer> {
+        let what = format!("GET {} bytes {start}-{}", self.url, end - 1);
+        let mut req = http
+            .get(self.url.clone())
+            .header(RANGE, format!("bytes={start}-{}", end - 1));
+        if let Some(v) = self.meta.validator() {
+            req = req.header(IF_RANGE, v);
+        }
+        let resp = http::send(req, &what).await?;
+        match resp.status() {
+            StatusCode::PARTIAL_CONTENT => {
+                if self.meta.differs_from(resp.headers()) {
+                    return Err(self.stale());
+                }
+                let got = resp
+                    .headers()
+                    .get(CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_content_range);
+                if got != Some((start, end - 1, self.meta.size)) {
+                    return Err(FsError::Io(format!(
+                        "{what}: the server answered another range ({got:?})"
+                    )));
+                }
+                let body = resp
+                    .bytes()
+                    .await
+                    .map_err(|e| http::transport_error(&what, e))?;
+                if body.len() as u64 != end - start {
+                    return Err(FsError::Io(format!(
+                        "{what}: {} bytes received, {} expected",
+                        body.len(),
+                        end - start
+                    )));
+                }
+                Ok(RangeAnswer::Bytes(body))
+            }
+            StatusCode::OK => {
+                let length = header_u64(resp.headers(), CONTENT_LENGTH);
+                if self.meta.differs_from(resp.headers())
+                    || length.is_some_and(|l| l != self.meta.size)
+                {
+                    return Err(self.stale());
+                }
+                if !self.ignores_range.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "{}: the server ignores Range requests; reading it as one stream",
+                        self.url
+                    );
+                }
+                Ok(RangeAnswer::WholeBody(resp))
+            }
+            StatusCode::PRECONDITION_FAILED | StatusCode::RANGE_NOT_SATISFIABLE => {
+                Err(self.stale())
+            }
+            status => Err(http::status_error(&what, status)),
+        }
+    }
+
+    /// A GET of the whole file, checked to be this version.
+    pub async fn get_whole(&self, http: &HttpClient) -> Result<Response> {
+        let what = format!("GET {}", self.url);
+        let resp = http::send(http.get(self.url.clone()), &what).await?;
+        match resp.status() {
+            StatusCode::OK => {
+                let length = header_u64(resp.headers(), CONTENT_LENGTH);
+                if self.meta.differs_from(resp.headers())
+                    || length.is_some_and(|l| l != self.meta.size)
+                {
+                    return Err(self.stale());
+                }
+                Ok(resp)
+            }
+            status => Err(http::status_error(&what, status)),
+        }
+    }
+
+    /// Whether the server was seen serving another version of this file.
+    pub fn is_stale(&self) -> bool {
+        self.stale.load(Ordering::Relaxed)
+    }
+
+    /// Marks this version as replaced on the server, and the error to report.
+    pub fn stale(&self) -> FsError {
+        self.stale.store(true, Ordering::Relaxed);
+        FsError::Stale(format!(
+            "{} changed on the server since it was opened; open it again",
+            self.url
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_forms() {
+        assert_eq!(parse_content_range("bytes 0-99/1234"), Some((0, 99, 1234)));
+        assert_eq!(parse_content_range("bytes */1234"), Some((0, 0, 1234)));
+        assert_eq!(parse_content_range("bytes 5-4"), None);
+        assert_eq!(parse_content_range("items 0-1/2"), None);
+        assert_eq!(parse_content_range("bytes a-b/c"), None);
+    }
+
+    #[test]
+    fn validator_prefers_strong_etag() {
+        let mut m = RemoteMeta {
+            size: 1,
+            etag: Some("\"abc\"".into()),
+            last_modified: Some("Sun, 01 Nov 2026 10:00:00 GMT".into()),
+        };
+        assert_eq!(m.validator(), Some("\"abc\""));
+        m.etag = Some("W/\"abc\"".into());
+        assert_eq!(m.validator(), Some("Sun, 01 Nov 2026 10:00:00 GMT"));
+        assert!(m.mtime().is_some());
+        m.last_modified = None;
+        assert_eq!(m.validator(), None);
+    }
+
+    #[test]
+    fn a_new_etag_is_another_version() {
+        let m = RemoteMeta {
+            size: 1,
+            etag: Some("\"a\"".into()),
+            last_modified: None,
+        };
+        let mut h = HeaderMap::new();
+        assert!(!m.differs_from(&h));
+        h.insert(ETAG, "\"a\"".parse().unwrap());
+        assert!(!m.differs_from(&h));
+        h.insert(ETAG, "\"b\"".parse().unwrap());
+        assert!(m.differs_from(&h));
+    }
+}

@@ -1,0 +1,286 @@
+//! Built-in HTTP server imitating a Weaver job API (`/weaver`) and the nginx
+//! host of its output files (`/wpsoutputs`), for `weaverfs demo` and tests.
+
+mod api;
+mod clock;
+mod conditional;
+mod content;
+mod errors;
+mod files;
+pub mod jobs;
+mod range;
+mod render;
+mod state;
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use jobs::{Catalog, Status};
+use state::Shared;
+
+/// Behaviour knobs of the server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Delay added before every response (API and files).
+    pub latency: Duration,
+    /// Make the file host answer Range requests with 200 and the whole body.
+    pub ignore_range: bool,
+    /// Size of `output_big/big.dat` of the FILES job.
+    pub big_file_size: u64,
+    /// Extra synthetic successful jobs in the listing (for paging tests).
+    pub extra_jobs: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            latency: Duration::ZERO,
+            ignore_range: false,
+            big_file_size: 256 * 1024 * 1024,
+            extra_jobs: 0,
+        }
+    }
+}
+
+/// One request as the server received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub method: String,
+    /// Path with its query string, e.g. `/weaver/jobs?page=1`.
+    pub path: String,
+    /// The `Range` header, if any.
+    pub range: Option<String>,
+}
+
+/// A running server; dropping it stops accepting connections too.
+pub struct TestServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// How long `shutdown` lets open connections (a half-read stream, say)
+/// finish before the server task is aborted.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+
+impl TestServer {
+    /// Binds `127.0.0.1:0`, serves on the current tokio runtime, and returns
+    /// once the socket is listening.
+    pub async fn start(cfg: ServerConfig) -> std::io::Result<TestServer> {
+        Self::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), cfg).await
+    }
+
+    /// Same as [`TestServer::start`] on a given address.
+    pub async fn start_on(addr: SocketAddr, cfg: ServerConfig) -> std::io::Result<TestServer> {
+        let catalog = Catalog::new(cfg.big_file_size, cfg.extra_jobs);
+        let shared = Arc::new(Shared::new(catalog, cfg.latency, cfg.ignore_range));
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = router(shared.clone());
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!("test server failed: {e}");
+            }
+        });
+        tracing::debug!("weaver test server listening on {addr}");
+        Ok(TestServer {
+            addr,
+            shared,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The bound address (a wildcard bind is reported as loopback).
+    pub fn addr(&self) -> SocketAddr {
+        let mut addr = self.addr;
+        match addr {
+            SocketAddr::V4(a) if a.ip().is_unspecified() => addr.set_ip(Ipv4Addr::LOCALHOST.into()),
+            SocketAddr::V6(a) if a.ip().is_unspecified() => addr.set_ip(Ipv6Addr::LOCALHOST.into()),
+            _ => {}
+        }
+        addr
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr())
+    }
+
+    /// `http://127.0.0.1:PORT/weaver`
+    pub fn api_url(&self) -> String {
+        format!("{}/weaver", self.base_url())
+    }
+
+    /// `http://127.0.0.1:PORT/wpsoutputs`
+    pub fn files_url(&self) -> String {
+        format!("{}{}", self.base_url(), files::PREFIX)
+    }
+
+    pub fn set_ignore_range(&self, on: bool) {
+        self.shared.set_ignore_range(on);
+    }
+
+    pub fn set_latency(&self, d: Duration) {
+        self.shared.set_latency(d);
+    }
+
+    /// Moves a job to `status` (`successful`, `failed`, `dismissed`, ...).
+    /// A job made successful gets `finished` and its outputs and files appear;
+    /// a dismissed job's files disappear.
+    ///
+    /// # Panics
+    /// On an unknown job id or status name: a test bug worth a loud failure.
+    pub fn set_job_status(&self, job_id: &str, status: &str) {
+        let status =
+            Status::parse(status).unwrap_or_else(|| panic!("unknown job status {status:?}"));
+        assert!(
+            self.shared.set_status(job_id, status),
+            "unknown job {job_id}"
+        );
+    }
+
+    /// Replaces a file under `/wpsoutputs` (path or full URL): new ETag, new
+    /// Last-Modified, different bytes, same size.
+    ///
+    /// # Panics
+    /// If the path names no file of a known job.
+    pub fn bump_file_version(&self, url_path: &str) {
+        let key = files::file_key(url_path)
+            .filter(|key| {
+                let (job, rel) = key.split_once('/').unwrap_or((key, ""));
+                self.shared
+                    .catalog
+                    .get(job)
+                    .is_some_and(|j| j.file(rel).is_some())
+            })
+            .unwrap_or_else(|| panic!("no such file {url_path}"));
+        self.shared.bump_file_version(key);
+    }
+
+    /// Bytes `[start, end)` the file host currently serves for a path under
+    /// `/wpsoutputs` (or a full URL); `end` is clamped to the size. `None`
+    /// if the host would answer 404 (or the path is a directory).
+    pub fn file_bytes(&self, url_path: &str, start: u64, end: u64) -> Option<Vec<u8>> {
+        match files::resolve(&self.shared, files::url_path(url_path)) {
+            files::Resolved::File(f) => Some(f.read(start, end)),
+            _ => None,
+        }
+    }
+
+    pub fn file_size(&self, url_path: &str) -> Option<u64> {
+        match files::resolve(&self.shared, files::url_path(url_path)) {
+            files::Resolved::File(f) => Some(f.size()),
+            _ => None,
+        }
+    }
+
+    /// Requests received so far (the most recent 100 000).
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.requests()
+    }
+
+    pub fn clear_requests(&self) {
+        self.shared.clear_requests();
+    }
+
+    /// Stops accepting, lets open requests finish for a short grace period,
+    /// then aborts whatever is left.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    let file_routes = get(files::serve).head(files::serve);
+    api::routes()
+        .route(files::PREFIX, file_routes.clone())
+        .route(&format!("{}/", files::PREFIX), file_routes.clone())
+        .route(&format!("{}/{{*path}}", files::PREFIX), file_routes)
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(shared.clone(), track))
+        .with_state(shared)
+}
+
+async fn fallback(req: Request) -> Response {
+    let path = req.uri().path();
+    if path == "/weaver" || path.starts_with("/weaver/") {
+        return api::not_found(path);
+    }
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain")],
+        "not found\n",
+    )
+        .into_response()
+}
+
+/// The API and the file host are read-only: other methods get 405 in
+/// the style of each (JSON for Weaver, an HTML page for nginx).
+async fn method_not_allowed(req: Request) -> Response {
+    let path = req.uri().path();
+    if path.starts_with(files::PREFIX) {
+        return files::method_not_allowed();
+    }
+    api::method_not_allowed(path)
+}
+
+/// Records the request, then applies the latency knob.
+async fn track(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned());
+    let range = req
+        .headers()
+        .get(header::RANGE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    shared.record(RequestRecord {
+        method: req.method().to_string(),
+        path,
+        range,
+    });
+    let latency = shared.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests;

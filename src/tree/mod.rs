@@ -1,0 +1,621 @@
+//! The namespace: which directories and files exist, their inode numbers, their attributes, and
+//! how long each listing is trusted.
+//!
+//! ```text
+//! /                       one directory per job of GET /jobs (refreshed after the listing TTL)
+//! /JOB/                   .job/ plus the outputs, once the job has succeeded
+//! /JOB/.job/              status.json inputs.json results.json logs.txt [exceptions.json]
+//! /JOB/OUTPUT[.ext]       literals as text, JSON as .json, href outputs fetched by range
+//! /JOB/OUTPUT/            arrays of files, directory outputs
+//! ```
+
+pub mod dir_index;
+pub mod naming;
+pub mod outputs;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use lru::LruCache;
+use url::Url;
+
+use crate::api::{ApiClient, JobDocument, JobState, JobStatus, Results};
+use crate::error::{FsError, Result};
+use crate::read::{probe, RemoteFile};
+use naming::UniqueNames;
+
+pub const ROOT_INO: u64 = 1;
+/// The directory of a job's own documents.
+pub const JOB_META_DIR: &str = ".job";
+/// How many HEAD requests run at once when a directory's file sizes are fetched.
+const PROBE_CONCURRENCY: usize = 16;
+
+/// What a node is, and where its bytes or entries come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    Root,
+    Job(Arc<str>),
+    JobMeta(Arc<str>),
+    /// A directory whose entries are known (an array of files).
+    Static(Arc<[ChildSpec]>),
+    /// A directory output, listed from its host's index page.
+    RemoteDir(Arc<str>),
+    /// A literal output.
+    Inline(Bytes),
+    /// A document of `.job/`.
+    Document(Arc<str>, Doc),
+    /// An href output.
+    Remote(Arc<str>),
+}
+
+impl Content {
+    pub fn is_dir(&self) -> bool {
+        matches!(
+            self,
+            Content::Root
+                | Content::Job(_)
+                | Content::JobMeta(_)
+                | Content::Static(_)
+                | Content::RemoteDir(_)
+        )
+    }
+}
+
+/// The documents of `JOB/.job/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Doc {
+    Status,
+    Inputs,
+    Results,
+    Logs,
+    Exceptions,
+}
+
+/// An entry a directory listing produces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChildSpec {
+    pub name: String,
+    pub content: Content,
+}
+
+impl ChildSpec {
+    pub fn new(name: impl Into<String>, content: Content) -> Self {
+        ChildSpec {
+            name: name.into(),
+            content,
+        }
+    }
+}
+
+/// A directory entry or file with a stable inode number.
+#[derive(Debug)]
+pub struct Node {
+    pub ino: u64,
+    pub parent: u64,
+    pub content: Content,
+    /// The time known when the node was listed (the job's, for outputs).
+    pub mtime: SystemTime,
+    listing: tokio::sync::Mutex<Option<Arc<Listing>>>,
+    remote: tokio::sync::Mutex<Option<(Arc<RemoteFile>, Instant)>>,
+    document: tokio::sync::Mutex<Option<(Bytes, Instant)>>,
+}
+
+/// A directory's entries as last listed, in order, with an index by name.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub entries: Vec<(String, u64)>,
+    index: HashMap<String, u64>,
+    at: Option<Instant>,
+}
+
+impl Listing {
+    fn new(entries: Vec<(String, u64)>) -> Self {
+        let index = entries.iter().cloned().collect();
+        Listing {
+            entries,
+            index,
+            at: Some(Instant::now()),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<u64> {
+        self.index.get(name).copied()
+    }
+}
+
+/// The attributes the filesystem reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attr {
+    pub ino: u64,
+    pub size: u64,
+    pub is_dir: bool,
+    pub mtime: SystemTime,
+    /// How long the kernel may keep this entry and these attributes.
+    pub ttl: Duration,
+}
+
+/// What the namespace trusts and for how long.
+#[derive(Debug, Clone)]
+pub struct TreeConfig {
+    /// The root listing (GET /jobs) is refreshed after this.
+    pub listing_ttl: Duration,
+    /// Status and results of finished jobs are re-checked after this.
+    pub finished_ttl: Duration,
+    /// Status and documents of running jobs are re-checked after this.
+    pub active_ttl: Duration,
+    /// A name that is not a job is remembered as absent for this long.
+    pub negative_ttl: Duration,
+    /// Keep bare output ids, without extensions.
+    pub plain_names: bool,
+}
+
+impl Default for TreeConfig {
+    fn default() -> Self {
+        TreeConfig {
+            listing_ttl: Duration::from_secs(30),
+            finished_ttl: Duration::from_secs(60),
+            active_ttl: Duration::from_secs(2),
+            negative_ttl: Duration::from_secs(30),
+            plain_names: false,
+        }
+    }
+}
+
+/// What is known of a job: its status and, once it succeeded, its results.
+#[derive(Debug, Clone)]
+struct JobSnapshot {
+    status: JobStatus,
+    /// None until the job succeeds; an error when its results are gone (dismissed, purged).
+    results: Option<std::result::Result<Arc<Results>, FsError>>,
+    at: Instant,
+}
+
+type JobCell = Arc<tokio::sync::Mutex<Option<JobSnapshot>>>;
+
+pub struct Tree {
+    api: ApiClient,
+    cfg: TreeConfig,
+    mounted_at: SystemTime,
+    inodes: Mutex<Inodes>,
+    jobs: Mutex<HashMap<Arc<str>, JobCell>>,
+    /// Root names recently found not to be jobs.
+    absent: Mutex<LruCache<String, Instant>>,
+}
+
+struct Inodes {
+    nodes: HashMap<u64, Arc<Node>>,
+    by_name: HashMap<(u64, String), u64>,
+    next: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether a root name could be a job id: GDAL's and QGIS's sidecar probes (`x.aux.xml`,
+/// `.hidden`) fail at once without asking the server.
+pub fn could_be_job_id(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl Tree {
+    pub fn new(api: ApiClient, cfg: TreeConfig) -> Self {
+        let now = SystemTime::now();
+        let root = Arc::new(Node::new(ROOT_INO, ROOT_INO, Content::Root, now));
+        Tree {
+            api,
+            cfg,
+            mounted_at: now,
+            inodes: Mutex::new(Inodes {
+                nodes: HashMap::from([(ROOT_INO, root)]),
+                by_name: HashMap::new(),
+                next: ROOT_INO + 1,
+            }),
+            jobs: Mutex::new(HashMap::new()),
+            absent: Mutex::new(LruCache::new(std::num::NonZeroUsize::new(4096).unwrap())),
+        }
+    }
+
+    pub fn api(&self) -> &ApiClient {
+        &self.api
+    }
+
+    pub fn node(&self, ino: u64) -> Result<Arc<Node>> {
+        lock(&self.inodes)
+            .nodes
+            .get(&ino)
+            .cloned()
+            .ok_or_else(|| FsError::NotFound(format!("inode {ino}")))
+    }
+
+    /// The node for `(parent, spec.name)`: the same inode number as before; a new node when the
+    /// content changed, so its caches start afresh.
+    fn register(&self, parent: u64, spec: ChildSpec, mtime: SystemTime) -> Arc<Node> {
+        let mut inodes = lock(&self.inodes);
+        let key = (parent, spec.name);
+        let ino = match inodes.by_name.get(&key) {
+            Some(&ino) => {
+                if let Some(node) = inodes.nodes.get(&ino) {
+                    if node.content == spec.content {
+                        return node.clone();
+                    }
+                }
+                ino
+            }
+            None => {
+                let ino = inodes.next;
+                inodes.next += 1;
+                inodes.by_name.insert(key, ino);
+                ino
+            }
+        };
+        let node = Arc::new(Node::new(ino, parent, spec.content, mtime));
+        inodes.nodes.insert(ino, node.clone());
+        node
+    }
+
+    /// The entry `name` of directory `parent`.
+    pub async fn lookup(&self, parent: &Arc<Node>, name: &str) -> Result<Arc<Node>> {
+        if !parent.content.is_dir() {
+            return Err(FsError::NotDir);
+        }
+        if let Some(ino) = self.children(parent).await?.get(name) {
+            return self.node(ino);
+        }
+        if parent.content == Content::Root {
+            return self.lookup_unlisted_job(name).await;
+        }
+        Err(FsError::NotFound(name.to_string()))
+    }
+
+    /// A job that the listing does not show (private, newer than the listing) still resolves.
+    async fn lookup_unlisted_job(&self, name: &str) -> Result<Arc<Node>> {
+        let absent = || FsError::NotFound(format!("no job {name}"));
+        if !could_be_job_id(name) {
+            return Err(absent());
+        }
+        if let Some(at) = lock(&self.absent).get(name) {
+            if at.elapsed() < self.cfg.negative_ttl {
+                return Err(absent());
+            }
+        }
+        match self.job(name).await {
+            Ok(snapshot) => {
+                let spec = ChildSpec::new(name, Content::Job(name.into()));
+                Ok(self.register(ROOT_INO, spec, self.job_mtime(&snapshot)))
+            }
+            Err(FsError::NotFound(_)) => {
+                lock(&self.absent).put(name.to_string(), Instant::now());
+                Err(absent())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The entries of a directory, from its listing while it is fresh.
+    pub async fn children(&self, dir: &Arc<Node>) -> Result<Arc<Listing>> {
+        let mut listing = dir.listing.lock().await;
+        if let Some(l) = listing.as_ref() {
+            let ttl = self.listing_ttl(dir).await;
+            if l.at.is_some_and(|at| at.elapsed() < ttl) {
+                return Ok(l.clone());
+            }
+        }
+        let (specs, mtime) = match self.list(dir).await {
+            Ok(found) => found,
+            Err(e @ (FsError::Io(_) | FsError::TimedOut(_))) if listing.is_some() => {
+                tracing::warn!("keeping the previous listing of inode {}: {e}", dir.ino);
+                return Ok(listing.clone().unwrap_or_default());
+            }
+            Err(e) => return Err(e),
+        };
+        let named: Vec<(String, Arc<Node>)> = specs
+            .into_iter()
+            .map(|spec| (spec.name.clone(), self.register(dir.ino, spec, mtime)))
+            .collect();
+        self.probe_files(named.iter().map(|(_, n)| n)).await;
+        let fresh = Arc::new(Listing::new(
+            named.into_iter().map(|(name, n)| (name, n.ino)).collect(),
+        ));
+        *listing = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Fetches the sizes of a directory's remote files together, a bounded number at a time,
+    /// so `ls -l` does not wait for one HEAD after another.
+    async fn probe_files<'a>(&self, nodes: impl Iterator<Item = &'a Arc<Node>>) {
+        let remote: Vec<&Arc<Node>> = nodes
+            .filter(|n| matches!(n.content, Content::Remote(_)))
+            .collect();
+        futures::stream::iter(remote)
+            .for_each_concurrent(PROBE_CONCURRENCY, |node| async move {
+                if let Err(e) = self.remote_file(node).await {
+                    tracing::warn!("{e}");
+                }
+            })
+            .await;
+    }
+
+    async fn listing_ttl(&self, dir: &Node) -> Duration {
+        match &dir.content {
+            Content::Root => self.cfg.listing_ttl,
+            Content::Static(_) => Duration::MAX,
+            _ => self.job_ttl(dir).await,
+        }
+    }
+
+    /// How long what belongs to this node's job is trusted: longer once the job is finished.
+    async fn job_ttl(&self, node: &Node) -> Duration {
+        let finished = match self.job_of(node) {
+            Some(id) => self
+                .cached_job(&id)
+                .await
+                .is_some_and(|s| s.status.state.is_terminal()),
+            None => false,
+        };
+        if finished {
+            self.cfg.finished_ttl
+        } else {
+            self.cfg.active_ttl
+        }
+    }
+
+    /// The job a node belongs to, found by walking up to the root's child.
+    fn job_of(&self, node: &Node) -> Option<Arc<str>> {
+        let inodes = lock(&self.inodes);
+        let mut current = inodes.nodes.get(&node.ino)?.clone();
+        loop {
+            if let Content::Job(id) = &current.content {
+                return Some(id.clone());
+            }
+            if current.ino == ROOT_INO || current.parent == ROOT_INO {
+                return None;
+            }
+            current = inodes.nodes.get(&current.parent)?.clone();
+        }
+    }
+
+    /// Lists a directory from its source, with the mtime its entries get.
+    async fn list(&self, dir: &Node) -> Result<(Vec<ChildSpec>, SystemTime)> {
+        match &dir.content {
+            Content::Root => {
+                let ids = self.api.list_jobs().await?;
+                let mut names = UniqueNames::default();
+                let specs = ids
+                    .into_iter()
+                    .map(|id| ChildSpec::new(names.claim(&id), Content::Job(id.into())))
+                    .collect();
+                Ok((specs, self.mounted_at))
+            }
+            Content::Job(id) => {
+                let snap = self.job(id).await?;
+                let mut specs = vec![ChildSpec::new(JOB_META_DIR, Content::JobMeta(id.clone()))];
+                if let Some(Ok(results)) = &snap.results {
+                    specs.extend(outputs::output_entries(
+                        &results.outputs,
+                        self.cfg.plain_names,
+                    ));
+                }
+                Ok((specs, self.job_mtime(&snap)))
+            }
+            Content::JobMeta(id) => {
+                let snap = self.job(id).await?;
+                let doc =
+                    |name: &str, d: Doc| ChildSpec::new(name, Content::Document(id.clone(), d));
+                let mut specs = vec![
+                    doc("status.json", Doc::Status),
+                    doc("inputs.json", Doc::Inputs),
+                    doc("logs.txt", Doc::Logs),
+                ];
+                if matches!(snap.results, Some(Ok(_))) {
+                    specs.push(doc("results.json", Doc::Results));
+                }
+                if snap.status.state == JobState::Failed {
+                    specs.push(doc("exceptions.json", Doc::Exceptions));
+                }
+                Ok((specs, self.job_mtime(&snap)))
+            }
+            Content::Static(entries) => Ok((entries.to_vec(), dir.mtime)),
+            Content::RemoteDir(href) => Ok((self.list_remote_dir(href).await?, dir.mtime)),
+            _ => Err(FsError::NotDir),
+        }
+    }
+
+    fn job_mtime(&self, snap: &JobSnapshot) -> SystemTime {
+        snap.status.mtime.unwrap_or(self.mounted_at)
+    }
+
+    async fn list_remote_dir(&self, href: &str) -> Result<Vec<ChildSpec>> {
+        let url = Url::parse(href).map_err(|e| FsError::Io(format!("bad href {href}: {e}")))?;
+        let what = format!("index of {href}");
+        let resp = crate::http::send(self.api.http().get(url.clone()), &what).await?;
+        if !resp.status().is_success() {
+            tracing::info!("{what}: {}; the directory is shown empty", resp.status());
+            return Ok(Vec::new());
+        }
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| crate::http::transport_error(&what, e))?;
+        let mut names = UniqueNames::default();
+        Ok(dir_index::parse_index(&url, &body)
+            .into_iter()
+            .map(|e| {
+                let content = if e.is_dir {
+                    Content::RemoteDir(e.url.as_str().into())
+                } else {
+                    Content::Remote(e.url.as_str().into())
+                };
+                ChildSpec::new(names.claim(&e.name), content)
+            })
+            .collect())
+    }
+
+    async fn cached_job(&self, id: &str) -> Option<JobSnapshot> {
+        let cell = lock(&self.jobs).get(id).cloned()?;
+        let snapshot = cell.lock().await.clone();
+        snapshot
+    }
+
+    /// The job's status and results, fetched again once they are older than their TTL.
+    async fn job(&self, id: &str) -> Result<JobSnapshot> {
+        let cell = lock(&self.jobs).entry(id.into()).or_default().clone();
+        let mut cached = cell.lock().await;
+        if let Some(s) = cached.as_ref() {
+            let ttl = if s.status.state.is_terminal() {
+                self.cfg.finished_ttl
+            } else {
+                self.cfg.active_ttl
+            };
+            if s.at.elapsed() < ttl {
+                return Ok(s.clone());
+            }
+        }
+        let status = self.api.status(id).await?;
+        let results = if status.state == JobState::Successful {
+            // Results of a successful job do not change; keep them while it stays successful.
+            match cached.as_ref().and_then(|s| s.results.clone()) {
+                Some(Ok(r)) => Some(Ok(r)),
+                _ => match self.api.results(id).await {
+                    Ok(r) => Some(Ok(Arc::new(r))),
+                    Err(e @ FsError::NotFound(_)) => {
+                        tracing::info!("job {id}: results are gone: {e}");
+                        Some(Err(e))
+                    }
+                    Err(e) => return Err(e),
+                },
+            }
+        } else {
+            None
+        };
+        let snapshot = JobSnapshot {
+            status,
+            results,
+            at: Instant::now(),
+        };
+        *cached = Some(snapshot.clone());
+        Ok(snapshot)
+    }
+
+    /// The current version of a remote file: probed once, then again after the job TTL.
+    pub async fn remote_file(&self, node: &Node) -> Result<Arc<RemoteFile>> {
+        let Content::Remote(href) = &node.content else {
+            return Err(FsError::IsDir);
+        };
+        let mut cached = node.remote.lock().await;
+        if let Some((file, at)) = cached.as_ref() {
+            if at.elapsed() < self.cfg.finished_ttl && !file.is_stale() {
+                return Ok(file.clone());
+            }
+        }
+        let url = Url::parse(href).map_err(|e| FsError::Io(format!("bad href {href}: {e}")))?;
+        let meta = probe(self.api.http(), &url).await?;
+        let file = match cached.as_ref() {
+            Some((old, _)) if old.meta == meta && !old.is_stale() => old.clone(),
+            _ => Arc::new(RemoteFile::new(url, meta)),
+        };
+        *cached = Some((file.clone(), Instant::now()));
+        Ok(file)
+    }
+
+    /// The bytes of a `.job/` document, fetched again after its TTL.
+    pub async fn document(&self, node: &Node) -> Result<Bytes> {
+        let Content::Document(id, doc) = &node.content else {
+            return Err(FsError::IsDir);
+        };
+        match doc {
+            Doc::Status => return Ok(Bytes::from(self.job(id).await?.status.raw)),
+            Doc::Results => {
+                return match self.job(id).await?.results {
+                    Some(Ok(r)) => Ok(Bytes::from(r.raw.clone())),
+                    Some(Err(e)) => Err(e),
+                    None => Err(FsError::NotFound(format!("job {id} has no results"))),
+                }
+            }
+            _ => {}
+        }
+        let ttl = self.job_ttl(node).await;
+        let mut cached = node.document.lock().await;
+        if let Some((bytes, at)) = cached.as_ref() {
+            if at.elapsed() < ttl {
+                return Ok(bytes.clone());
+            }
+        }
+        let which = match doc {
+            Doc::Inputs => JobDocument::Inputs,
+            Doc::Logs => JobDocument::Logs,
+            _ => JobDocument::Exceptions,
+        };
+        let bytes = Bytes::from(self.api.document(id, which).await?);
+        *cached = Some((bytes.clone(), Instant::now()));
+        Ok(bytes)
+    }
+
+    /// A node's attributes; for remote files and documents this may ask the server.
+    pub async fn attr(&self, node: &Node) -> Result<Attr> {
+        let mut attr = Attr {
+            ino: node.ino,
+            size: 0,
+            is_dir: node.content.is_dir(),
+            mtime: node.mtime,
+            ttl: Duration::from_secs(1),
+        };
+        match &node.content {
+            Content::Job(id) => {
+                if let Some(s) = self.cached_job(id).await {
+                    attr.mtime = self.job_mtime(&s);
+                }
+            }
+            Content::Inline(bytes) => {
+                attr.size = bytes.len() as u64;
+                attr.ttl = self.cfg.finished_ttl;
+            }
+            Content::Document(..) => attr.size = self.document(node).await?.len() as u64,
+            Content::Remote(_) => {
+                let file = self.remote_file(node).await?;
+                attr.size = file.size();
+                attr.mtime = file.meta.mtime().unwrap_or(node.mtime);
+                attr.ttl = self.cfg.finished_ttl;
+            }
+            _ => {}
+        }
+        Ok(attr)
+    }
+}
+
+impl Node {
+    fn new(ino: u64, parent: u64, content: Content, mtime: SystemTime) -> Self {
+        Node {
+            ino,
+            parent,
+            content,
+            mtime,
+            listing: Default::default(),
+            remote: Default::default(),
+            document: Default::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_id_candidates() {
+        assert!(could_be_job_id("0d6c1a2e-1111-4222-8333-944455556666"));
+        assert!(could_be_job_id("job_42"));
+        assert!(!could_be_job_id("x.aux.xml"));
+        assert!(!could_be_job_id(".hidden"));
+        assert!(!could_be_job_id(""));
+        assert!(!could_be_job_id("-rf"));
+        assert!(!could_be_job_id(&"a".repeat(129)));
+    }
+}
