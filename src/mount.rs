@@ -80,6 +80,10 @@ pub fn mount_and_serve(
         ));
     }
     let fs = Arc::new(build_fs(cfg)?);
+    if let Err(e) = rt.block_on(fs.tree().api().check()) {
+        // Job ids may still resolve (a listing can be forbidden while jobs are readable).
+        eprintln!("weaverfs: warning: the server does not list jobs: {e}");
+    }
     let owner = Ownership {
         uid: cfg.uid,
         gid: cfg.gid,

@@ -413,3 +413,70 @@ fn a_file_changed_on_the_server_fails_the_open_handle_and_reopens_new() {
             .unwrap()
     );
 }
+
+#[test]
+fn credentials_go_to_the_api_origin_only() {
+    let token = tempfile::NamedTempFile::new().unwrap();
+    fs::write(token.path(), "tok123\n").unwrap();
+    let m = Mounted::start(
+        small_server(),
+        &[
+            "-H",
+            "X-Api-Key: k1",
+            "--token-file",
+            token.path().to_str().unwrap(),
+        ],
+    );
+    // The hrefs are on another origin (localhost, not 127.0.0.1), like a separate file host.
+    let other = m.server.base_url().replace("127.0.0.1", "localhost");
+    m.server.set_files_url(Some(format!("{other}/wpsoutputs")));
+    m.server.clear_requests();
+    let served = file_path(jobs::FILES, "output_text/result.txt");
+    let size = m.server.file_size(&served).unwrap();
+    assert_eq!(
+        fs::read(m.path(&format!("{}/output_text.txt", jobs::FILES))).unwrap(),
+        m.server.file_bytes(&served, 0, size).unwrap()
+    );
+    let requests = m.server.requests();
+    let (api, files): (Vec<_>, Vec<_>) =
+        requests.iter().partition(|r| r.path.starts_with("/weaver"));
+    assert!(!api.is_empty() && !files.is_empty(), "{requests:?}");
+    for r in &api {
+        assert_eq!(
+            r.headers.get("authorization").unwrap(),
+            "Bearer tok123",
+            "{}",
+            r.path
+        );
+        assert_eq!(r.headers.get("x-api-key").unwrap(), "k1", "{}", r.path);
+    }
+    for r in &files {
+        assert!(
+            r.headers.get("authorization").is_none(),
+            "token sent to {}",
+            r.path
+        );
+        assert!(
+            r.headers.get("x-api-key").is_none(),
+            "header sent to {}",
+            r.path
+        );
+    }
+}
+
+#[test]
+fn plain_names_keep_bare_ids() {
+    let m = Mounted::start(small_server(), &["--plain-names"]);
+    let got = names(&m.path(jobs::FILES));
+    for want in [
+        "output_text",
+        "output_bin",
+        "output_big",
+        "output_netcdf",
+        "files",
+        "output_dir",
+    ] {
+        assert!(got.contains(want), "{want} missing from {got:?}");
+    }
+    assert!(names(&m.path(jobs::LITERALS)).contains("config"));
+}

@@ -80,6 +80,11 @@ impl ApiClient {
         Ok(body.to_vec())
     }
 
+    /// Whether the server answers a job listing: a first page of one job.
+    pub async fn check(&self) -> Result<()> {
+        self.jobs_page("limit=1&page=0").await.map(|_| ())
+    }
+
     /// All job ids the server lists, following its paging.
     pub async fn list_jobs(&self) -> Result<Vec<String>> {
         listing::list_all(self).await

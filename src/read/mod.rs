@@ -135,34 +135,25 @@ impl Reader {
     }
 
     async fn fetch_block(&self, file: &Arc<RemoteFile>, index: u64) -> Result<Bytes> {
-        let ahead = self.max_window.max(2);
-        if file.ignores_range() {
-            return body_stream::fetch_block(
-                file,
-                &self.http,
-                &self.cache,
-                self.block_size,
-                ahead,
-                index,
-                None,
-            )
-            .await;
-        }
-        let span = blocks::block_span(index, self.block_size, file.size());
-        match file.get_range(&self.http, span.start, span.end).await? {
-            remote::RangeAnswer::Bytes(b) => Ok(b),
-            remote::RangeAnswer::WholeBody(resp) => {
-                body_stream::fetch_block(
-                    file,
-                    &self.http,
-                    &self.cache,
-                    self.block_size,
-                    ahead,
-                    index,
-                    Some(resp),
-                )
-                .await
+        let whole_body = if file.ignores_range() {
+            None
+        } else {
+            let span = blocks::block_span(index, self.block_size, file.size());
+            match file.get_range(&self.http, span.start, span.end).await? {
+                remote::RangeAnswer::Bytes(b) => return Ok(b),
+                remote::RangeAnswer::WholeBody(resp) => Some(resp),
             }
-        }
+        };
+        let ahead = self.max_window.max(2);
+        body_stream::fetch_block(
+            file,
+            &self.http,
+            &self.cache,
+            self.block_size,
+            ahead,
+            index,
+            whole_body,
+        )
+        .await
     }
 }

@@ -60,7 +60,7 @@ struct JobPath {
 
 /// `http://host:port` as the client addressed us; Weaver would use its
 /// configured public URL, which for this server is the same thing.
-fn urls(headers: &HeaderMap, uri: &Uri) -> Urls {
+fn urls(shared: &Shared, headers: &HeaderMap, uri: &Uri) -> Urls {
     let host = uri
         .authority()
         .map(|a| a.as_str().to_owned())
@@ -71,7 +71,11 @@ fn urls(headers: &HeaderMap, uri: &Uri) -> Urls {
                 .map(str::to_owned)
         })
         .unwrap_or_else(|| "127.0.0.1".into());
-    Urls::for_origin(&format!("http://{host}"))
+    let mut urls = Urls::for_origin(&format!("http://{host}"));
+    if let Some(files) = shared.files_url() {
+        urls.files = files;
+    }
+    urls
 }
 
 fn find_job(shared: &Shared, path: &JobPath) -> Result<JobView, ApiError> {
@@ -117,8 +121,8 @@ fn append_links(resp: &mut Response, links: impl IntoIterator<Item = String>) {
     }
 }
 
-async fn landing(headers: HeaderMap, uri: Uri) -> Response {
-    let urls = urls(&headers, &uri);
+async fn landing(State(shared): State<Arc<Shared>>, headers: HeaderMap, uri: Uri) -> Response {
+    let urls = urls(&shared, &headers, &uri);
     let body = json!({
         "title": "Weaver",
         "description": "Imitation of a Weaver job API, for weaverfs.",
@@ -189,7 +193,7 @@ async fn list_jobs(
             json!({"page": page, "limit": limit, "count": total}),
         ));
     };
-    let urls = urls(&headers, &uri);
+    let urls = urls(&shared, &headers, &uri);
     let jobs = format!("{}/jobs", urls.api);
     let at = |n: u64| format!("{jobs}?page={n}&limit={limit}");
     let mut links = vec![
@@ -225,7 +229,7 @@ async fn job_status(
     uri: Uri,
 ) -> ApiResult {
     let view = find_job(&shared, &path)?;
-    let urls = urls(&headers, &uri);
+    let urls = urls(&shared, &headers, &uri);
     let body = render::status_document(&view, &urls, clock::now());
     let mut resp = json_response(StatusCode::OK, "application/json; profile=ogc", &body);
     let h = resp.headers_mut();
@@ -281,7 +285,7 @@ async fn job_results(
     uri: Uri,
 ) -> ApiResult {
     let view = find_job(&shared, &path)?;
-    let urls = urls(&headers, &uri);
+    let urls = urls(&shared, &headers, &uri);
     require_success(&view, &urls)?;
     let location = format!("{}/results", urls.job(&view));
     let all_refs = view.def.outputs.iter().all(|(_, o)| is_reference(o));
@@ -340,7 +344,7 @@ async fn job_outputs(
     uri: Uri,
 ) -> ApiResult {
     let view = find_job(&shared, &path)?;
-    let urls = urls(&headers, &uri);
+    let urls = urls(&shared, &headers, &uri);
     // Old servers predate `schema` and always answer the list form.
     let (old_form, strict) = if view.def.legacy {
         (true, true)
@@ -385,7 +389,7 @@ async fn job_logs(
     uri: Uri,
 ) -> ApiResult {
     let view = find_job(&shared, &path)?;
-    require_not_dismissed(&view, &urls(&headers, &uri))?;
+    require_not_dismissed(&view, &urls(&shared, &headers, &uri))?;
     let lines = shared.read_logs(&view);
     let accept = headers
         .get(header::ACCEPT)
@@ -416,7 +420,7 @@ async fn job_exceptions(
     uri: Uri,
 ) -> ApiResult {
     let view = find_job(&shared, &path)?;
-    require_not_dismissed(&view, &urls(&headers, &uri))?;
+    require_not_dismissed(&view, &urls(&shared, &headers, &uri))?;
     Ok(json_response(
         StatusCode::OK,
         "application/json",

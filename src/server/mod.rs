@@ -61,6 +61,8 @@ pub struct RequestRecord {
     pub path: String,
     /// The `Range` header, if any.
     pub range: Option<String>,
+    /// All request headers, to check what credentials reached the server.
+    pub headers: header::HeaderMap,
 }
 
 /// A running server; dropping it stops accepting connections too.
@@ -139,6 +141,12 @@ impl TestServer {
 
     pub fn set_latency(&self, d: Duration) {
         self.shared.set_latency(d);
+    }
+
+    /// Serves hrefs under another base URL (like `weaver.wps_output_url` on another host);
+    /// the files themselves stay served here under `/wpsoutputs`. None restores the default.
+    pub fn set_files_url(&self, url: Option<String>) {
+        self.shared.set_files_url(url);
     }
 
     /// Moves a job to `status` (`successful`, `failed`, `dismissed`, ...).
@@ -274,6 +282,7 @@ async fn track(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> R
         method: req.method().to_string(),
         path,
         range,
+        headers: req.headers().clone(),
     });
     let latency = shared.latency();
     if !latency.is_zero() {

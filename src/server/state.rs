@@ -52,6 +52,8 @@ pub(crate) struct Shared {
     /// Bump count per file, keyed `{job}/{path}`.
     versions: Mutex<HashMap<String, u32>>,
     requests: Mutex<VecDeque<RequestRecord>>,
+    /// Base URL of the hrefs when they are not on the API's origin (`weaver.wps_output_url`).
+    files_url: Mutex<Option<String>>,
 }
 
 /// Locks ignoring poisoning: a panicking test thread must not wedge the server.
@@ -69,6 +71,7 @@ impl Shared {
             log_reads: Mutex::default(),
             versions: Mutex::default(),
             requests: Mutex::default(),
+            files_url: Mutex::default(),
         };
         shared.set_latency(latency);
         shared
@@ -81,6 +84,14 @@ impl Shared {
     pub(crate) fn set_latency(&self, d: Duration) {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         self.latency_us.store(us, Ordering::Relaxed);
+    }
+
+    pub(crate) fn files_url(&self) -> Option<String> {
+        lock(&self.files_url).clone()
+    }
+
+    pub(crate) fn set_files_url(&self, url: Option<String>) {
+        *lock(&self.files_url) = url;
     }
 
     pub(crate) fn ignore_range(&self) -> bool {
@@ -232,6 +243,7 @@ mod tests {
                 method: "GET".into(),
                 path: format!("/{i}"),
                 range: None,
+                headers: Default::default(),
             });
         }
         let log = s.requests();

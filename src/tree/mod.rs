@@ -266,13 +266,22 @@ impl Tree {
         if !parent.content.is_dir() {
             return Err(FsError::NotDir);
         }
-        if let Some(ino) = self.children(parent).await?.get(name) {
-            return self.node(ino);
-        }
         if parent.content == Content::Root {
+            // A job id resolves even when the listing fails (it may be forbidden, or down).
+            match self.children(parent).await {
+                Ok(listing) => {
+                    if let Some(ino) = listing.get(name) {
+                        return self.node(ino);
+                    }
+                }
+                Err(e) => tracing::warn!("job listing: {e}"),
+            }
             return self.lookup_unlisted_job(name).await;
         }
-        Err(FsError::NotFound(name.to_string()))
+        match self.children(parent).await?.get(name) {
+            Some(ino) => self.node(ino),
+            None => Err(FsError::NotFound(name.to_string())),
+        }
     }
 
     /// A job that the listing does not show (private, newer than the listing) still resolves.
@@ -478,7 +487,17 @@ impl Tree {
                 return Ok(s.clone());
             }
         }
-        let status = self.api.status(id).await?;
+        let status = match self.api.status(id).await {
+            Ok(status) => status,
+            Err(e) => match (&e, cached.as_ref()) {
+                // A flaky link: what was known is better than an error.
+                (FsError::Io(_) | FsError::TimedOut(_), Some(previous)) => {
+                    tracing::warn!("job {id}: keeping the previous status: {e}");
+                    return Ok(previous.clone());
+                }
+                _ => return Err(e),
+            },
+        };
         let results = if status.state == JobState::Successful {
             // Results of a successful job do not change; keep them while it stays successful.
             match cached.as_ref().and_then(|s| s.results.clone()) {

@@ -1,0 +1,135 @@
+//! The filesystem core against the built-in server, without a kernel: what the FUSE adapter
+//! calls, checked directly.
+
+use std::sync::Arc;
+
+use weaverfs::fs::WeaverFs;
+use weaverfs::mount::{build_fs, MountConfig};
+use weaverfs::server::{jobs, ServerConfig, TestServer};
+use weaverfs::tree::ROOT_INO;
+
+async fn setup(cfg: ServerConfig, cache: u64) -> (TestServer, Arc<WeaverFs>) {
+    let server = TestServer::start(cfg).await.unwrap();
+    let mut mount = MountConfig::new(server.api_url().parse().unwrap());
+    mount.cache_size = cache;
+    (server, Arc::new(build_fs(&mount).unwrap()))
+}
+
+fn small() -> ServerConfig {
+    ServerConfig {
+        big_file_size: 16 << 20,
+        ..ServerConfig::default()
+    }
+}
+
+fn big_path() -> String {
+    format!("/wpsoutputs/{}/output_big/big.dat", jobs::FILES)
+}
+
+async fn ino_of(fs: &WeaverFs, path: &[&str]) -> u64 {
+    let mut ino = ROOT_INO;
+    for name in path {
+        ino = fs
+            .lookup(ino, name)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .ino;
+    }
+    ino
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directories_attributes_and_literals() {
+    let (_server, fs) = setup(small(), 8 << 20).await;
+    let fh = fs.opendir(ROOT_INO).await.unwrap();
+    let names: Vec<String> = fs
+        .readdir(fh)
+        .unwrap()
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    fs.release(fh);
+    assert_eq!(&names[..2], [".", ".."]);
+    assert!(names.contains(&jobs::FILES.to_string()));
+    let job = fs.lookup(ROOT_INO, jobs::LITERALS).await.unwrap();
+    assert!(job.is_dir);
+    let count = fs.lookup(job.ino, "count").await.unwrap();
+    assert_eq!((count.size, count.is_dir), (3, false));
+    let fh = fs.open(count.ino).await.unwrap().fh;
+    assert_eq!(&fs.read(fh, 0, 100).await.unwrap()[..], b"42\n");
+    assert_eq!(&fs.read(fh, 1, 100).await.unwrap()[..], b"2\n");
+    assert!(fs.read(fh, 10, 100).await.unwrap().is_empty());
+    fs.release(fh);
+    // Inode numbers are stable.
+    assert_eq!(fs.lookup(job.ino, "count").await.unwrap().ino, count.ino);
+    // A lookup of something absent is ENOENT; reads on a closed handle are EBADF.
+    let missing = fs.lookup(job.ino, "nope").await.unwrap_err();
+    assert_eq!(missing.errno(), libc::ENOENT);
+    assert_eq!(fs.read(fh, 0, 1).await.unwrap_err().errno(), libc::EBADF);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_on_one_block_are_one_request() {
+    let (server, fs) = setup(small(), 8 << 20).await;
+    let ino = ino_of(&fs, &[jobs::FILES, "output_big.dat"]).await;
+    server.clear_requests();
+    let offset = 5u64 << 20;
+    let mut tasks = Vec::new();
+    for i in 0..16u64 {
+        let fs = fs.clone();
+        tasks.push(tokio::spawn(async move {
+            // A handle each, so no read looks sequential and nothing is read ahead.
+            let fh = fs.open(ino).await.unwrap().fh;
+            let at = offset + i * 1000;
+            let bytes = fs.read(fh, at, 4096).await.unwrap();
+            fs.release(fh);
+            (at, bytes)
+        }));
+    }
+    for t in tasks {
+        let (at, bytes) = t.await.unwrap();
+        assert_eq!(
+            &bytes[..],
+            &server.file_bytes(&big_path(), at, at + 4096).unwrap()[..]
+        );
+    }
+    let gets: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path == big_path())
+        .collect();
+    assert_eq!(gets.len(), 1, "{gets:?}");
+    assert_eq!(gets[0].range.as_deref(), Some("bytes=5242880-6291455"));
+    assert!(gets[0].headers.get("if-range").is_some(), "no If-Range");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequential_reads_are_read_ahead_and_exact() {
+    let (server, fs) = setup(small(), 8 << 20).await;
+    let ino = ino_of(&fs, &[jobs::FILES, "output_big.dat"]).await;
+    let fh = fs.open(ino).await.unwrap().fh;
+    server.clear_requests();
+    let size = 16u64 << 20;
+    let mut at = 0;
+    while at < size {
+        let got = fs.read(fh, at, 128 << 10).await.unwrap();
+        assert_eq!(
+            &got[..],
+            &server
+                .file_bytes(&big_path(), at, at + got.len() as u64)
+                .unwrap()[..]
+        );
+        at += got.len() as u64;
+    }
+    // Every block was fetched exactly once, read-ahead included.
+    let mut ranges: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path == big_path())
+        .filter_map(|r| r.range)
+        .collect();
+    let total = ranges.len();
+    ranges.sort();
+    ranges.dedup();
+    assert_eq!((total, ranges.len()), (16, 16), "{ranges:?}");
+}
