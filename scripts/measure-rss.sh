@@ -31,7 +31,10 @@ mountpoint -q "$mnt" || { cat "$work/daemon.log"; exit 1; }
 
 file=$(ls -d "$mnt"/*/output_big.dat | head -1)
 job=$(basename "$(dirname "$file")")
-expected=$(curl -s "http://127.0.0.1:$port/wpsoutputs/$job/output_big/big.dat" | sha256sum | cut -d' ' -f1)
+href="http://127.0.0.1:$port/wpsoutputs/$job/output_big/big.dat"
+expected=$(curl -s "$href" | sha256sum | cut -d' ' -f1)
+# The limit in the same run: one plain HTTP stream of the same file from the same server.
+curl_secs=$(curl -s -o /dev/null -w '%{time_total}' "$href")
 start=$(date +%s.%N)
 dd if="$file" of=/dev/null bs=1M status=none
 end=$(date +%s.%N)
@@ -47,5 +50,6 @@ secs=$(echo "$end - $start" | bc -l)
 mbps=$(echo "256 / $secs" | bc -l)
 printf 'file: 256 MiB   cache: %s   sha256 match: %s\n' "$cache" "$([ "$got" = "$expected" ] && echo yes || echo NO)"
 printf 'cold sequential read (dd bs=1M): %.2f s (%.0f MiB/s)\n' "$secs" "$mbps"
+printf 'same file by curl -o /dev/null: %.2f s (%.0f MiB/s)\n' "$curl_secs" "$(echo "256 / $curl_secs" | bc -l)"
 printf 'daemon peak RSS: %.1f MiB   daemon CPU: %.2f s\n' "$(echo "$rss_kb / 1024" | bc -l)" "$cpu"
 [ "$got" = "$expected" ]

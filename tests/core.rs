@@ -133,3 +133,55 @@ async fn sequential_reads_are_read_ahead_and_exact() {
     ranges.dedup();
     assert_eq!((total, ranges.len()), (16, 16), "{ranges:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sizes_without_head_come_from_a_one_byte_range() {
+    let (server, fs) = setup(small(), 8 << 20).await;
+    server.set_refuse_head(true);
+    let attr = fs
+        .lookup(ino_of(&fs, &[jobs::FILES]).await, "output_big.dat")
+        .await
+        .unwrap();
+    assert_eq!(attr.size, 16 << 20);
+    let fh = fs.open(attr.ino).await.unwrap().fh;
+    let at = (16 << 20) - 100;
+    let got = fs.read(fh, at, 4096).await.unwrap();
+    assert_eq!(
+        &got[..],
+        &server.file_bytes(&big_path(), at, 16 << 20).unwrap()[..]
+    );
+    let probes = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == big_path() && r.range.as_deref() == Some("bytes=0-0"))
+        .count();
+    assert_eq!(probes, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listing_follows_every_page() {
+    let cfg = ServerConfig {
+        extra_jobs: 2500,
+        ..small()
+    };
+    let (server, fs) = setup(cfg, 8 << 20).await;
+    let fh = fs.opendir(ROOT_INO).await.unwrap();
+    let entries = fs.readdir(fh).unwrap();
+    let names: std::collections::HashSet<&str> =
+        entries.iter().skip(2).map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        entries.len() - 2,
+        2507,
+        "7 listed samples and 2500 extra jobs"
+    );
+    assert_eq!(names.len(), 2507, "no duplicates");
+    assert!(names.contains(jobs::extra_job_id(0).as_str()));
+    assert!(names.contains(jobs::extra_job_id(2499).as_str()));
+    assert!(!names.contains(jobs::UNLISTED));
+    let pages = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/weaver/jobs?"))
+        .count();
+    assert_eq!(pages, 3, "three pages of 1000");
+}

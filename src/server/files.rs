@@ -180,6 +180,13 @@ pub(crate) async fn serve(
     headers: HeaderMap,
 ) -> Response {
     let head = method == Method::HEAD;
+    if head && !shared.head_allowed() {
+        // Some hosts (presigned object stores, some proxies) refuse HEAD.
+        return html_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            error_page("405 Not Allowed"),
+        );
+    }
     let path = uri.path();
     match resolve(&shared, path) {
         Resolved::File(file) => serve_file(&file, &headers, head, shared.ignore_range()),

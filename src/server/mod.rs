@@ -143,6 +143,11 @@ impl TestServer {
         self.shared.set_latency(d);
     }
 
+    /// Answers HEAD on files with 405, as some hosts do (test knob).
+    pub fn set_refuse_head(&self, on: bool) {
+        self.shared.set_refuse_head(on);
+    }
+
     /// Serves hrefs under another base URL (like `weaver.wps_output_url` on another host);
     /// the files themselves stay served here under `/wpsoutputs`. None restores the default.
     pub fn set_files_url(&self, url: Option<String>) {

@@ -54,6 +54,7 @@ pub(crate) struct Shared {
     requests: Mutex<VecDeque<RequestRecord>>,
     /// Base URL of the hrefs when they are not on the API's origin (`weaver.wps_output_url`).
     files_url: Mutex<Option<String>>,
+    refuse_head: AtomicBool,
 }
 
 /// Locks ignoring poisoning: a panicking test thread must not wedge the server.
@@ -72,6 +73,7 @@ impl Shared {
             versions: Mutex::default(),
             requests: Mutex::default(),
             files_url: Mutex::default(),
+            refuse_head: AtomicBool::new(false),
         };
         shared.set_latency(latency);
         shared
@@ -92,6 +94,14 @@ impl Shared {
 
     pub(crate) fn set_files_url(&self, url: Option<String>) {
         *lock(&self.files_url) = url;
+    }
+
+    pub(crate) fn head_allowed(&self) -> bool {
+        !self.refuse_head.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_refuse_head(&self, on: bool) {
+        self.refuse_head.store(on, Ordering::Relaxed);
     }
 
     pub(crate) fn ignore_range(&self) -> bool {
