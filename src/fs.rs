@@ -23,7 +23,8 @@ pub struct DirEntry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Opened {
     pub fh: u64,
-    /// Bypass the page cache: for documents that grow (logs of a running job).
+    /// Bypass the page cache: for documents that grow (logs of a running job), and for a file
+    /// whose size changed since the kernel last heard it.
     pub direct_io: bool,
 }
 
@@ -129,13 +130,16 @@ impl WeaverFs {
         let (handle, direct_io) = match &node.content {
             Content::Inline(bytes) => (Handle::Bytes(bytes.clone()), false),
             Content::Document(..) => (Handle::Bytes(self.tree.document(&node).await?), true),
-            Content::Remote(_) => (
-                Handle::Remote {
-                    file: self.tree.remote_file(&node).await?,
+            Content::Remote(_) => {
+                let file = self.tree.remote_file(&node).await?;
+                // A new version with another size: bypass the kernel's cached size and pages.
+                let direct_io = node.size_differs_from_reported(file.size());
+                let handle = Handle::Remote {
+                    file,
                     state: Mutex::new(ReadState::default()),
-                },
-                false,
-            ),
+                };
+                (handle, direct_io)
+            }
             _ => return Err(FsError::IsDir),
         };
         Ok(Opened {

@@ -1,14 +1,17 @@
 //! The HTTP client shared by the API client and the file reader.
 //!
 //! Credentials (`--header`, the bearer token) are attached only to requests whose origin is the
-//! API's origin, so an href pointing elsewhere never receives them.
+//! API's origin, so an href pointing elsewhere, or a redirect to elsewhere, never receives them.
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
-use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, LOCATION};
+use reqwest::{Method, Response, StatusCode, Url};
 
 use crate::error::FsError;
+
+/// Redirects followed for one request.
+const MAX_REDIRECTS: usize = 10;
 
 /// Options of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -72,6 +75,7 @@ impl HttpClient {
             .connect_timeout(opts.connect_timeout)
             .read_timeout(opts.read_timeout)
             .pool_max_idle_per_host(64)
+            .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)
             .user_agent(concat!("weaverfs/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -83,29 +87,47 @@ impl HttpClient {
         })
     }
 
-    /// A request to `url`, with credentials when `url` is on the API's origin.
-    pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
-        let same_origin = url.origin() == self.api_origin;
-        let builder = self.client.request(method, url);
-        if same_origin {
-            builder.headers(self.credentials.clone())
-        } else {
-            builder
+    /// Sends a request, following redirects here rather than in reqwest, so that credentials
+    /// are decided again at every hop: a redirect off the API's origin gets none (and no
+    /// `Referer` is ever sent).
+    pub async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        headers: &[(HeaderName, &str)],
+        what: &str,
+    ) -> Result<Response, FsError> {
+        let mut url = url;
+        let mut method = method;
+        for _ in 0..=MAX_REDIRECTS {
+            let mut req = self.client.request(method.clone(), url.clone());
+            for (name, value) in headers {
+                req = req.header(name, *value);
+            }
+            if url.origin() == self.api_origin {
+                req = req.headers(self.credentials.clone());
+            }
+            let resp = req.send().await.map_err(|e| transport_error(what, e))?;
+            let location = resp
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| url.join(l).ok());
+            match (resp.status(), location) {
+                (s, Some(next)) if s.is_redirection() && s != StatusCode::NOT_MODIFIED => {
+                    if s == StatusCode::SEE_OTHER {
+                        method = Method::GET;
+                    }
+                    tracing::debug!("{what}: {s} to {next}");
+                    url = next;
+                }
+                _ => return Ok(resp),
+            }
         }
+        Err(FsError::Io(format!(
+            "{what}: more than {MAX_REDIRECTS} redirects"
+        )))
     }
-
-    pub fn get(&self, url: Url) -> RequestBuilder {
-        self.request(Method::GET, url)
-    }
-
-    pub fn head(&self, url: Url) -> RequestBuilder {
-        self.request(Method::HEAD, url)
-    }
-}
-
-/// Sends a request, mapping transport failures to [`FsError`].
-pub async fn send(req: RequestBuilder, what: &str) -> Result<Response, FsError> {
-    req.send().await.map_err(|e| transport_error(what, e))
 }
 
 /// Maps a reqwest error (connect, timeout, body) to the error a filesystem call reports.

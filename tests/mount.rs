@@ -480,3 +480,53 @@ fn plain_names_keep_bare_ids() {
     }
     assert!(names(&m.path(jobs::LITERALS)).contains("config"));
 }
+
+#[test]
+fn a_redirect_to_another_origin_gets_no_credentials() {
+    let m = Mounted::start(small_server(), &["-H", "X-Api-Key: k1"]);
+    // The hrefs are on the API's origin but redirect elsewhere, like a front for an object store.
+    let base = m.server.base_url();
+    m.server.set_files_url(Some(format!("{base}/moved")));
+    m.server.set_redirect_target(Some(format!(
+        "{}/wpsoutputs",
+        base.replace("127.0.0.1", "localhost")
+    )));
+    m.server.clear_requests();
+    let served = file_path(jobs::FILES, "output_bin/data.bin");
+    let size = m.server.file_size(&served).unwrap();
+    let got = fs::read(m.path(&format!("{}/output_bin.bin", jobs::FILES))).unwrap();
+    assert!(
+        got == m.server.file_bytes(&served, 0, size).unwrap(),
+        "bytes differ"
+    );
+    let requests = m.server.requests();
+    let moved: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path.starts_with("/moved/"))
+        .collect();
+    let files: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path.starts_with("/wpsoutputs/"))
+        .collect();
+    assert!(!moved.is_empty() && !files.is_empty(), "{requests:?}");
+    for r in &moved {
+        assert_eq!(
+            r.headers.get("x-api-key").unwrap(),
+            "k1",
+            "same origin: {}",
+            r.path
+        );
+    }
+    for r in &files {
+        assert!(
+            r.headers.get("x-api-key").is_none(),
+            "header followed a redirect to {}",
+            r.path
+        );
+        assert!(
+            r.headers.get("referer").is_none(),
+            "referer sent to {}",
+            r.path
+        );
+    }
+}

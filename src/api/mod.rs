@@ -6,8 +6,8 @@ pub mod listing;
 pub mod results;
 pub mod status;
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
-use reqwest::{StatusCode, Url};
+use reqwest::header::{HeaderMap, HeaderName, ACCEPT, CONTENT_TYPE, LINK};
+use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
 use crate::error::{FsError, Result};
@@ -17,6 +17,9 @@ pub use status::{JobState, JobStatus};
 
 /// The OGC results profile: asks a server for the JSON results document whatever the submission.
 pub const RESULTS_PROFILE: &str = "https://www.opengis.net/def/profile/OGC/0/ogc-results";
+const JSON: &str = "application/json";
+static ACCEPT_PROFILE: HeaderName = HeaderName::from_static("accept-profile");
+static CONTENT_PROFILE: HeaderName = HeaderName::from_static("content-profile");
 
 /// Parsed results plus the document as served (for `.job/results.json`).
 #[derive(Debug, Clone)]
@@ -68,7 +71,10 @@ impl ApiClient {
     }
 
     async fn get_json_body(&self, url: Url, what: &str) -> Result<Vec<u8>> {
-        let resp = http::send(self.http.get(url).header(ACCEPT, "application/json"), what).await?;
+        let resp = self
+            .http
+            .send(Method::GET, url, &[(ACCEPT, JSON)], what)
+            .await?;
         let status = resp.status();
         let body = resp
             .bytes()
@@ -94,11 +100,10 @@ impl ApiClient {
     async fn jobs_page(&self, query: &str) -> Result<Option<listing::Page>> {
         let mut url = self.jobs_url(None, None);
         url.set_query(Some(query));
-        let resp = http::send(
-            self.http.get(url).header(ACCEPT, "application/json"),
-            "job listing",
-        )
-        .await?;
+        let resp = self
+            .http
+            .send(Method::GET, url, &[(ACCEPT, JSON)], "job listing")
+            .await?;
         let status = resp.status();
         let body = resp
             .bytes()
@@ -122,48 +127,63 @@ impl ApiClient {
         JobStatus::parse(&body).map_err(|e| FsError::Io(format!("{what}: {e}")))
     }
 
-    /// The results of a successful job: the OGC document from `/results` when the server gives
-    /// one, else (204 + Link, a raw body, multipart, an old server) `/outputs?schema=OGC`.
+    /// The results of a successful job. The OGC results document from `/results` is used when
+    /// the server marks it as one (`Content-Profile: …/ogc-results`, Weaver >= 6.7); otherwise
+    /// (204 + Link, a raw value, multipart, an older Weaver that ignores the profile) Weaver's
+    /// stable `/outputs?schema=OGC`; and a JSON `/results` body only from a server that has no
+    /// `/outputs` (other OGC API - Processes servers).
     pub async fn results(&self, id: &str) -> Result<Results> {
         let what = format!("results of job {id}");
-        let req = self
-            .http
-            .get(self.jobs_url(Some(id), Some("results")))
-            .header(ACCEPT, "application/json")
-            .header("Accept-Profile", RESULTS_PROFILE);
-        let resp = http::send(req, &what).await?;
+        let url = self.jobs_url(Some(id), Some("results"));
+        let headers = [(ACCEPT, JSON), (ACCEPT_PROFILE.clone(), RESULTS_PROFILE)];
+        let resp = self.http.send(Method::GET, url, &headers, &what).await?;
         let status = resp.status();
         if matches!(status, StatusCode::NOT_FOUND | StatusCode::GONE) {
             let body = resp.bytes().await.unwrap_or_default();
             return Err(api_error(&what, status, &body));
         }
+        let profiled = is_results_profile(resp.headers());
         let is_json = resp
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(is_json_media);
-        if status == StatusCode::OK && is_json {
+        let document = if status == StatusCode::OK && is_json {
             let body = resp
                 .bytes()
                 .await
                 .map_err(|e| http::transport_error(&what, e))?;
-            match parse_results_body(&body) {
+            Some(body.to_vec())
+        } else {
+            tracing::debug!("{what}: answered {status}, not a JSON document");
+            None
+        };
+        if let (true, Some(body)) = (profiled, &document) {
+            match parse_body(body, results::parse_results) {
                 Ok(outputs) => {
                     return Ok(Results {
                         outputs,
-                        raw: body.to_vec(),
+                        raw: body.clone(),
                     })
                 }
-                Err(e) => tracing::info!("{what}: {e}; trying /outputs"),
+                Err(e) => tracing::info!("{what}: {e}"),
             }
-        } else {
-            tracing::debug!("{what}: answered {status}, not a JSON document; trying /outputs");
         }
         let mut url = self.jobs_url(Some(id), Some("outputs"));
         url.set_query(Some("schema=OGC"));
-        let body = self.get_json_body(url, &what).await?;
-        let outputs = parse_results_body(&body).map_err(|e| FsError::Io(format!("{what}: {e}")))?;
-        Ok(Results { outputs, raw: body })
+        let outputs = match self.get_json_body(url, &what).await {
+            Ok(body) => parse_body(&body, results::parse_outputs_response)
+                .map(|outputs| Results { outputs, raw: body }),
+            Err(e) => Err(e.to_string()),
+        };
+        match (outputs, document) {
+            (Ok(r), _) => Ok(r),
+            (Err(e), Some(body)) => match parse_body(&body, results::parse_results) {
+                Ok(outputs) => Ok(Results { outputs, raw: body }),
+                Err(_) => Err(FsError::Io(format!("{what}: {e}"))),
+            },
+            (Err(e), None) => Err(FsError::Io(format!("{what}: {e}"))),
+        }
     }
 
     /// A document of `.job/`: inputs as served, logs as text lines, exceptions as served.
@@ -184,9 +204,30 @@ impl ApiClient {
     }
 }
 
-fn parse_results_body(body: &[u8]) -> std::result::Result<Vec<Output>, String> {
+fn parse_body(
+    body: &[u8],
+    parse: fn(&Value) -> std::result::Result<Vec<Output>, String>,
+) -> std::result::Result<Vec<Output>, String> {
     let doc: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    results::parse_results(&doc)
+    parse(&doc)
+}
+
+/// Whether a response says it is the OGC results document (`Content-Profile`, or a
+/// `Link: <…/ogc-results>; rel="profile"`).
+fn is_results_profile(headers: &HeaderMap) -> bool {
+    let names_profile = |v: &str| v.contains("/def/profile/OGC/0/ogc-results");
+    let content_profile = headers
+        .get_all(CONTENT_PROFILE.clone())
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(names_profile);
+    let link = headers
+        .get_all(LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|l| names_profile(l) && l.contains("rel=\"profile\""));
+    content_profile || link
 }
 
 /// `application/json`, `application/json; profile=...`, `application/ld+json`...

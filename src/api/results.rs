@@ -63,22 +63,27 @@ pub fn media_essence(media_type: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Parses a results document of any supported shape. Unknown value shapes become JSON files;
-/// only a body that is not a JSON object or array at all is an error.
+/// Parses the body of `/outputs` (`{"outputs": mapping | list, "links": [...]}`).
+pub fn parse_outputs_response(doc: &Value) -> Result<Vec<Output>, String> {
+    match doc.as_object().and_then(unwrap_outputs) {
+        Some(inner) => parse_results(inner),
+        None => parse_results(doc),
+    }
+}
+
+/// Parses a results document (outputs at the root) or the OLD list form. Unknown value shapes
+/// become JSON files; only a body that is not a JSON object or array at all is an error.
 pub fn parse_results(doc: &Value) -> Result<Vec<Output>, String> {
     match doc {
-        Value::Object(map) => match unwrap_outputs(map) {
-            Some(inner) => parse_results(inner),
-            None => Ok(map
-                .iter()
-                .filter(|(k, v)| !(k.as_str() == "links" && is_links_array(v)))
-                .filter(|(k, _)| !k.starts_with('$'))
-                .map(|(id, v)| Output {
-                    id: id.clone(),
-                    value: parse_value(v),
-                })
-                .collect()),
-        },
+        Value::Object(map) => Ok(map
+            .iter()
+            .filter(|(k, v)| !(k.as_str() == "links" && is_links_array(v)))
+            .filter(|(k, _)| !k.starts_with('$'))
+            .map(|(id, v)| Output {
+                id: id.clone(),
+                value: parse_value(v),
+            })
+            .collect()),
         Value::Array(items) => parse_old_list(items),
         _ => Err("results are neither a JSON object nor a list".into()),
     }
@@ -328,7 +333,7 @@ mod tests {
                             "format": {"mediaType": "application/json"}},
             "output_data": {"value": "test"}},
           "links": [{"href": "https://h/jobs/1", "rel": "up"}]});
-        let out = parse(doc);
+        let out = parse_outputs_response(&doc).unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(
             value_of(&out, "output_data"),
@@ -352,7 +357,7 @@ mod tests {
             {"id": "parts", "href": "https://h/p1.txt", "format": {"mimeType": "text/plain"}},
             {"id": "parts", "href": "https://h/p2.txt", "format": {"mimeType": "text/plain"}}
         ], "links": []});
-        let out = parse(doc);
+        let out = parse_outputs_response(&doc).unwrap();
         assert_eq!(out[0].id, "text");
         assert_eq!(out[0].value, OutputValue::Literal(json!("old style")));
         assert_eq!(

@@ -79,11 +79,15 @@ impl BlockCache {
 
     /// Caches a block, evicting the least recently used ones to stay within the capacity.
     pub fn insert(&self, key: BlockKey, block: Bytes) {
+        let mut state = self.lock();
+        self.insert_locked(&mut state, key, block);
+    }
+
+    fn insert_locked(&self, state: &mut State, key: BlockKey, block: Bytes) {
         let len = block.len() as u64;
         if len > self.capacity {
             return;
         }
-        let mut state = self.lock();
         if let Some(old) = state.blocks.put(key, block) {
             state.bytes -= old.len() as u64;
         }
@@ -123,13 +127,26 @@ impl BlockCache {
                 }
                 None => {
                     self.stats.misses.fetch_add(1, Ordering::Relaxed);
+                    // The fetch runs as its own task, so it completes (and leaves `inflight`)
+                    // even when every reader waiting for it goes away.
+                    let task = {
+                        let cache = Arc::clone(self);
+                        let key = key.clone();
+                        let fut = fetch();
+                        tokio::spawn(async move {
+                            let result = fut.await;
+                            cache.finish(key, &result);
+                            result
+                        })
+                    };
                     let cache = Arc::clone(self);
                     let k = key.clone();
-                    let fut = fetch();
                     let fetching = async move {
-                        let result = fut.await;
-                        cache.finish(k, &result);
-                        result
+                        task.await.unwrap_or_else(|e| {
+                            let failed = Err(FsError::Io(format!("block fetch failed: {e}")));
+                            cache.finish(k, &failed);
+                            failed
+                        })
                     }
                     .boxed()
                     .shared();
@@ -142,9 +159,10 @@ impl BlockCache {
     }
 
     fn finish(&self, key: BlockKey, result: &Result<Bytes, FsError>) {
-        self.lock().inflight.remove(&key);
+        let mut state = self.lock();
+        state.inflight.remove(&key);
         if let Ok(block) = result {
-            self.insert(key, block.clone());
+            self.insert_locked(&mut state, key, block.clone());
         }
     }
 }

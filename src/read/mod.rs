@@ -71,6 +71,17 @@ impl Reader {
         }
         let parts =
             futures::future::try_join_all(range.clone().map(|i| self.block(file, i))).await?;
+        for (index, part) in range.clone().zip(&parts) {
+            let span = blocks::block_span(index, self.block_size, file.size());
+            if part.len() as u64 != span.end - span.start {
+                return Err(crate::error::FsError::Io(format!(
+                    "{}: block {index} has {} bytes, {} expected",
+                    file.url,
+                    part.len(),
+                    span.end - span.start
+                )));
+            }
+        }
         let end = (offset + size).min(file.size());
         let first_start = blocks::block_span(*range.start(), self.block_size, file.size()).start;
         if parts.len() == 1 {

@@ -1,6 +1,6 @@
 //! One version of a file on a file host: its size and validator, and validated range requests.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -8,7 +8,7 @@ use bytes::Bytes;
 use reqwest::header::{
     HeaderMap, CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE,
 };
-use reqwest::{Response, StatusCode, Url};
+use reqwest::{Method, Response, StatusCode, Url};
 
 use crate::error::{FsError, Result};
 use crate::http::{self, HttpClient};
@@ -64,7 +64,7 @@ impl RemoteMeta {
 /// Finds a file's size and validators: HEAD, else `Range: bytes=0-0` and the Content-Range total.
 pub async fn probe(http: &HttpClient, url: &Url) -> Result<RemoteMeta> {
     let what = format!("HEAD {url}");
-    let resp = http::send(http.head(url.clone()), &what).await?;
+    let resp = http.send(Method::HEAD, url.clone(), &[], &what).await?;
     let status = resp.status();
     if status.is_success() {
         if let Some(size) = header_u64(resp.headers(), CONTENT_LENGTH) {
@@ -77,7 +77,9 @@ pub async fn probe(http: &HttpClient, url: &Url) -> Result<RemoteMeta> {
     }
     // No HEAD, or no length in it: ask for the first byte.
     let what = format!("GET {url} (first byte)");
-    let resp = http::send(http.get(url.clone()).header(RANGE, "bytes=0-0"), &what).await?;
+    let resp = http
+        .send(Method::GET, url.clone(), &[(RANGE, "bytes=0-0")], &what)
+        .await?;
     let status = resp.status();
     let size = match status {
         StatusCode::PARTIAL_CONTENT | StatusCode::RANGE_NOT_SATISFIABLE => resp
@@ -113,7 +115,7 @@ pub fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
 pub struct RemoteFile {
     pub url: Url,
     pub meta: RemoteMeta,
-    /// The block cache key: the URL and the validator, so a new version never meets old blocks.
+    /// The block cache key: URL, size and validator, so a new version never meets old blocks.
     pub key: Arc<str>,
     ignores_range: AtomicBool,
     /// Set once the server showed another version: the next open probes again.
@@ -132,7 +134,16 @@ pub enum RangeAnswer {
 
 impl RemoteFile {
     pub fn new(url: Url, meta: RemoteMeta) -> Self {
-        let key = format!("{url}\n{}", meta.validator().unwrap_or(""));
+        // Without a validator, versions cannot be told apart: each probe is its own version.
+        static UNVALIDATED: AtomicU64 = AtomicU64::new(0);
+        let version = match meta.validator() {
+            Some(v) => v.to_string(),
+            None => format!(
+                "unvalidated-{}",
+                UNVALIDATED.fetch_add(1, Ordering::Relaxed)
+            ),
+        };
+        let key = format!("{url}\n{}\n{version}", meta.size);
         RemoteFile {
             url,
             meta,
@@ -155,13 +166,14 @@ impl RemoteFile {
     /// whole body, which is detected here and reported as [`FsError::Stale`].
     pub async fn get_range(&self, http: &HttpClient, start: u64, end: u64) -> Result<RangeAnswer> {
         let what = format!("GET {} bytes {start}-{}", self.url, end - 1);
-        let mut req = http
-            .get(self.url.clone())
-            .header(RANGE, format!("bytes={start}-{}", end - 1));
+        let range = format!("bytes={start}-{}", end - 1);
+        let mut headers = vec![(RANGE, range.as_str())];
         if let Some(v) = self.meta.validator() {
-            req = req.header(IF_RANGE, v);
+            headers.push((IF_RANGE, v));
         }
-        let resp = http::send(req, &what).await?;
+        let resp = http
+            .send(Method::GET, self.url.clone(), &headers, &what)
+            .await?;
         match resp.status() {
             StatusCode::PARTIAL_CONTENT => {
                 if self.meta.differs_from(resp.headers()) {
@@ -215,7 +227,7 @@ impl RemoteFile {
     /// A GET of the whole file, checked to be this version.
     pub async fn get_whole(&self, http: &HttpClient) -> Result<Response> {
         let what = format!("GET {}", self.url);
-        let resp = http::send(http.get(self.url.clone()), &what).await?;
+        let resp = http.send(Method::GET, self.url.clone(), &[], &what).await?;
         match resp.status() {
             StatusCode::OK => {
                 let length = header_u64(resp.headers(), CONTENT_LENGTH);
@@ -271,6 +283,22 @@ mod tests {
         assert!(m.mtime().is_some());
         m.last_modified = None;
         assert_eq!(m.validator(), None);
+    }
+
+    #[test]
+    fn cache_keys_tell_versions_apart() {
+        let url = Url::parse("http://h/f.nc").unwrap();
+        let meta = |size, etag: Option<&str>| RemoteMeta {
+            size,
+            etag: etag.map(str::to_string),
+            last_modified: None,
+        };
+        let key = |m| RemoteFile::new(url.clone(), m).key;
+        assert_eq!(key(meta(6, Some("\"a\""))), key(meta(6, Some("\"a\""))));
+        assert_ne!(key(meta(6, Some("\"a\""))), key(meta(12, Some("\"a\""))));
+        assert_ne!(key(meta(6, Some("\"a\""))), key(meta(6, Some("\"b\""))));
+        // Without any validator, two probes are two versions.
+        assert_ne!(key(meta(6, None)), key(meta(6, None)));
     }
 
     #[test]

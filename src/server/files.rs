@@ -172,6 +172,25 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
+/// Where [`moved`] answers: a redirecting front for the file host.
+pub(crate) const MOVED_PREFIX: &str = "/moved";
+
+/// GET and HEAD under `/moved/PATH`: a 302 to the configured target plus `PATH`.
+pub(crate) async fn moved(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
+    let rest = uri.path().strip_prefix(MOVED_PREFIX).unwrap_or("");
+    match shared.redirect_target() {
+        Some(target) => match HeaderValue::from_str(&format!("{target}{rest}")) {
+            Ok(location) => {
+                let mut resp = html_response(StatusCode::FOUND, error_page("302 Found"));
+                resp.headers_mut().insert(header::LOCATION, location);
+                resp
+            }
+            Err(_) => html_response(StatusCode::NOT_FOUND, error_page("404 Not Found")),
+        },
+        None => html_response(StatusCode::NOT_FOUND, error_page("404 Not Found")),
+    }
+}
+
 /// GET and HEAD handler for everything under `/wpsoutputs`.
 pub(crate) async fn serve(
     State(shared): State<Arc<Shared>>,

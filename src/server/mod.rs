@@ -148,6 +148,12 @@ impl TestServer {
         self.shared.set_refuse_head(on);
     }
 
+    /// Answers every request under `/moved/PATH` with a 302 to `{target}/PATH` (test knob for
+    /// hrefs that redirect, e.g. to an object store). None answers 404.
+    pub fn set_redirect_target(&self, target: Option<String>) {
+        self.shared.set_redirect_target(target);
+    }
+
     /// Serves hrefs under another base URL (like `weaver.wps_output_url` on another host);
     /// the files themselves stay served here under `/wpsoutputs`. None restores the default.
     pub fn set_files_url(&self, url: Option<String>) {
@@ -244,6 +250,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(files::PREFIX, file_routes.clone())
         .route(&format!("{}/", files::PREFIX), file_routes.clone())
         .route(&format!("{}/{{*path}}", files::PREFIX), file_routes)
+        .route(
+            &format!("{}/{{*path}}", files::MOVED_PREFIX),
+            get(files::moved).head(files::moved),
+        )
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(shared.clone(), track))

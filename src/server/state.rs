@@ -55,6 +55,7 @@ pub(crate) struct Shared {
     /// Base URL of the hrefs when they are not on the API's origin (`weaver.wps_output_url`).
     files_url: Mutex<Option<String>>,
     refuse_head: AtomicBool,
+    redirect_target: Mutex<Option<String>>,
 }
 
 /// Locks ignoring poisoning: a panicking test thread must not wedge the server.
@@ -74,6 +75,7 @@ impl Shared {
             requests: Mutex::default(),
             files_url: Mutex::default(),
             refuse_head: AtomicBool::new(false),
+            redirect_target: Mutex::default(),
         };
         shared.set_latency(latency);
         shared
@@ -94,6 +96,14 @@ impl Shared {
 
     pub(crate) fn set_files_url(&self, url: Option<String>) {
         *lock(&self.files_url) = url;
+    }
+
+    pub(crate) fn redirect_target(&self) -> Option<String> {
+        lock(&self.redirect_target).clone()
+    }
+
+    pub(crate) fn set_redirect_target(&self, target: Option<String>) {
+        *lock(&self.redirect_target) = target;
     }
 
     pub(crate) fn head_allowed(&self) -> bool {

@@ -100,6 +100,8 @@ pub struct Node {
     pub mtime: SystemTime,
     listing: tokio::sync::Mutex<Option<Arc<Listing>>>,
     remote: tokio::sync::Mutex<Option<(Arc<RemoteFile>, Instant)>>,
+    /// The size last reported to the kernel for a remote file (u64::MAX: none yet).
+    reported_size: std::sync::atomic::AtomicU64,
     document: tokio::sync::Mutex<Option<(Bytes, Instant)>>,
 }
 
@@ -320,8 +322,15 @@ impl Tree {
         let (specs, mtime) = match self.list(dir).await {
             Ok(found) => found,
             Err(e @ (FsError::Io(_) | FsError::TimedOut(_))) if listing.is_some() => {
+                // Keep what was listed, and try again after a TTL, not at every lookup.
                 tracing::warn!("keeping the previous listing of inode {}: {e}", dir.ino);
-                return Ok(listing.clone().unwrap_or_default());
+                let previous = listing
+                    .as_ref()
+                    .map(|l| l.entries.clone())
+                    .unwrap_or_default();
+                let kept = Arc::new(Listing::new(previous));
+                *listing = Some(kept.clone());
+                return Ok(kept);
             }
             Err(e) => return Err(e),
         };
@@ -444,7 +453,11 @@ impl Tree {
     async fn list_remote_dir(&self, href: &str) -> Result<Vec<ChildSpec>> {
         let url = Url::parse(href).map_err(|e| FsError::Io(format!("bad href {href}: {e}")))?;
         let what = format!("index of {href}");
-        let resp = crate::http::send(self.api.http().get(url.clone()), &what).await?;
+        let resp = self
+            .api
+            .http()
+            .send(reqwest::Method::GET, url.clone(), &[], &what)
+            .await?;
         if !resp.status().is_success() {
             tracing::info!("{what}: {}; the directory is shown empty", resp.status());
             return Ok(Vec::new());
@@ -600,6 +613,8 @@ impl Tree {
             Content::Remote(_) => {
                 let file = self.remote_file(node).await?;
                 attr.size = file.size();
+                node.reported_size
+                    .store(file.size(), std::sync::atomic::Ordering::Relaxed);
                 attr.mtime = file.meta.mtime().unwrap_or(node.mtime);
                 attr.ttl = self.cfg.finished_ttl;
             }
@@ -610,6 +625,14 @@ impl Tree {
 }
 
 impl Node {
+    /// Whether the kernel may hold another size for this file than `size` (the file changed
+    /// since its attributes were last given).
+    pub fn size_differs_from_reported(&self, size: u64) -> bool {
+        self.reported_size
+            .load(std::sync::atomic::Ordering::Relaxed)
+            != size
+    }
+
     fn new(ino: u64, parent: u64, content: Content, mtime: SystemTime) -> Self {
         Node {
             ino,
@@ -618,6 +641,7 @@ impl Node {
             mtime,
             listing: Default::default(),
             remote: Default::default(),
+            reported_size: std::sync::atomic::AtomicU64::new(u64::MAX),
             document: Default::default(),
         }
     }

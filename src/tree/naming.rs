@@ -151,7 +151,13 @@ impl UniqueNames {
             None => (wanted.as_str(), String::new()),
         };
         for n in 2u64.. {
-            let candidate = safe_name(&format!("{stem}-{n}{ext}"));
+            // Cut the stem, not the suffix, so long names stay distinct within 255 bytes.
+            let suffix = format!("-{n}{ext}");
+            let mut cut = stem.len().min(NAME_MAX - suffix.len());
+            while !stem.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let candidate = format!("{}{suffix}", &stem[..cut]);
             if self.taken.insert(candidate.clone()) {
                 return candidate;
             }
@@ -230,6 +236,19 @@ mod tests {
         assert_eq!(names.claim(".job"), ".job-2");
         assert_eq!(names.claim("plain"), "plain");
         assert_eq!(names.claim("plain"), "plain-2");
+    }
+
+    #[test]
+    fn long_names_that_collide_stay_distinct() {
+        let mut names = UniqueNames::default();
+        let a = names.claim(&"x".repeat(300));
+        let b = names.claim(&format!("{}y", "x".repeat(300)));
+        let c = names.claim(&format!("{}.json", "é".repeat(300)));
+        let d = names.claim(&format!("{}.json", "é".repeat(301)));
+        assert_ne!(a, b);
+        assert_ne!(c, d);
+        assert!([&a, &b, &c, &d].iter().all(|n| n.len() <= 255));
+        assert!(d.ends_with("-2.json"), "{d}");
     }
 
     #[test]
