@@ -55,15 +55,34 @@ fn root_lists_jobs_and_resolves_unlisted_ones() {
         text(&m, &format!("{}/secret", jobs::UNLISTED)),
         "found me\n"
     );
-    // Names that cannot be jobs fail fast; unknown ids fail after asking.
-    for absent in [
+    // Names that cannot be job ids fail without a request; unknown ids fail after one request,
+    // and are then remembered as absent.
+    let absent = [
         "x.aux.xml",
         ".hidden",
         "00000000-0000-4000-8000-000000000000",
         "not-a-uuid",
-    ] {
-        let err = fs::metadata(m.path(absent)).unwrap_err();
-        assert_eq!(err.raw_os_error(), Some(libc::ENOENT), "{absent}");
+    ];
+    m.server.clear_requests();
+    for _ in 0..3 {
+        for name in absent {
+            let err = fs::metadata(m.path(name)).unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::ENOENT), "{name}");
+        }
+    }
+    let asked: Vec<String> = m.server.requests().into_iter().map(|r| r.path).collect();
+    assert!(
+        !asked
+            .iter()
+            .any(|p| p.contains("aux") || p.contains("hidden")),
+        "{asked:?}"
+    );
+    for id in &absent[2..] {
+        let n = asked
+            .iter()
+            .filter(|p| p.ends_with(&format!("/jobs/{id}")))
+            .count();
+        assert_eq!(n, 1, "{id} asked {n} times: {asked:?}");
     }
     // Directories are 0555 and owned by the mounting user.
     let meta = fs::metadata(m.path(jobs::LITERALS)).unwrap();
@@ -116,6 +135,20 @@ fn literal_outputs_are_text_files() {
     let meta = fs::metadata(m.path(&format!("{job}/count"))).unwrap();
     assert_eq!(meta.len(), 3);
     assert_eq!(meta.mode() & 0o777, 0o444);
+    // Outputs and the job directory carry the job's `finished` time.
+    let status_doc: serde_json::Value =
+        serde_json::from_str(&text(&m, &format!("{job}/.job/status.json"))).unwrap();
+    let finished =
+        weaverfs::api::status::parse_time(status_doc["finished"].as_str().unwrap()).unwrap();
+    let finished = finished
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert_eq!(meta.mtime(), finished);
+    // The job directory shows it once its status has been read and the kernel's 1 s attribute
+    // cache of the listing's entry has expired.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(fs::metadata(m.path(job)).unwrap().mtime(), finished);
     // The job's documents.
     let status: serde_json::Value =
         serde_json::from_str(&text(&m, &format!("{job}/.job/status.json"))).unwrap();
@@ -192,6 +225,26 @@ fn href_files_match_the_server_byte_for_byte() {
             );
         }
     }
+    // href files carry the host's Last-Modified.
+    let href = format!("{}/{}/output_bin/data.bin", m.server.files_url(), job);
+    let last_modified = m.rt.block_on(async {
+        let resp = reqwest::Client::new().head(&href).send().await.unwrap();
+        let value = resp.headers()["last-modified"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        httpdate::parse_http_date(&value).unwrap()
+    });
+    let want = last_modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert_eq!(
+        fs::metadata(m.path(&format!("{job}/output_bin.bin")))
+            .unwrap()
+            .mtime(),
+        want
+    );
     // `ls -l` shows the same sizes.
     let listing = run("ls", &["-l", m.path(job).to_str().unwrap()]);
     let big = m
