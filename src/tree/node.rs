@@ -1,0 +1,137 @@
+//! The nodes of the namespace: what each entry is, its cached state, and its attributes.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+
+use crate::read::RemoteFile;
+
+/// What a node is, and where its bytes or entries come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    Root,
+    Job(Arc<str>),
+    JobMeta(Arc<str>),
+    /// A directory whose entries are known (an array of files).
+    Static(Arc<[ChildSpec]>),
+    /// A directory output, listed from its host's index page.
+    RemoteDir(Arc<str>),
+    /// A literal output.
+    Inline(Bytes),
+    /// A document of `.job/`.
+    Document(Arc<str>, Doc),
+    /// An href output.
+    Remote(Arc<str>),
+}
+
+impl Content {
+    pub fn is_dir(&self) -> bool {
+        matches!(
+            self,
+            Content::Root
+                | Content::Job(_)
+                | Content::JobMeta(_)
+                | Content::Static(_)
+                | Content::RemoteDir(_)
+        )
+    }
+}
+
+/// The documents of `JOB/.job/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Doc {
+    Status,
+    Inputs,
+    Results,
+    Logs,
+    Exceptions,
+}
+
+/// An entry a directory listing produces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChildSpec {
+    pub name: String,
+    pub content: Content,
+}
+
+impl ChildSpec {
+    pub fn new(name: impl Into<String>, content: Content) -> Self {
+        ChildSpec {
+            name: name.into(),
+            content,
+        }
+    }
+}
+
+/// A directory entry or file with a stable inode number.
+#[derive(Debug)]
+pub struct Node {
+    pub ino: u64,
+    pub parent: u64,
+    pub content: Content,
+    /// The time known when the node was listed (the job's, for outputs).
+    pub mtime: SystemTime,
+    pub(super) listing: tokio::sync::Mutex<Option<Arc<Listing>>>,
+    pub(super) remote: tokio::sync::Mutex<Option<(Arc<RemoteFile>, Instant)>>,
+    /// The size last reported to the kernel for a remote file (u64::MAX: none yet).
+    pub(super) reported_size: AtomicU64,
+    pub(super) document: tokio::sync::Mutex<Option<(Bytes, Instant)>>,
+}
+
+/// A directory's entries as last listed, in order, with an index by name.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub entries: Vec<(String, u64)>,
+    index: HashMap<String, u64>,
+    pub(super) at: Option<Instant>,
+}
+
+impl Listing {
+    pub(super) fn new(entries: Vec<(String, u64)>) -> Self {
+        let index = entries.iter().cloned().collect();
+        Listing {
+            entries,
+            index,
+            at: Some(Instant::now()),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<u64> {
+        self.index.get(name).copied()
+    }
+}
+
+/// The attributes the filesystem reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attr {
+    pub ino: u64,
+    pub size: u64,
+    pub is_dir: bool,
+    pub mtime: SystemTime,
+    /// How long the kernel may keep this entry and these attributes.
+    pub ttl: Duration,
+}
+
+impl Node {
+    /// Whether the kernel may hold another size for this file than `size` (the file changed
+    /// since its attributes were last given).
+    pub fn size_differs_from_reported(&self, size: u64) -> bool {
+        self.reported_size.load(Ordering::Relaxed) != size
+    }
+
+    pub(super) fn new(ino: u64, parent: u64, content: Content, mtime: SystemTime) -> Self {
+        Node {
+            ino,
+            parent,
+            content,
+            mtime,
+            listing: Default::default(),
+            remote: Default::default(),
+            reported_size: AtomicU64::new(u64::MAX),
+            document: Default::default(),
+        }
+    }
+}
