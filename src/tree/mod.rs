@@ -165,6 +165,15 @@ impl Tree {
             return Err(FsError::NotDir);
         }
         if parent.content == Content::Root {
+            // A known job resolves from the last listing, even a stale one, so a path walk
+            // does not wait for a refresh of thousands of jobs.
+            let known = match parent.listing.try_lock() {
+                Ok(listing) => listing.as_ref().and_then(|l| l.get(name)),
+                Err(_) => None,
+            };
+            if let Some(ino) = known {
+                return self.node(ino);
+            }
             // A job id resolves even when the listing fails (it may be forbidden, or down).
             match self.children(parent).await {
                 Ok(listing) => {
