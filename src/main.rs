@@ -60,6 +60,14 @@ enum Command {
         /// Extra synthetic jobs in the listing.
         #[arg(long, default_value_t = 0)]
         extra_jobs: usize,
+        /// Also serve the jobs of a directory laid out like Weaver's outputs:
+        /// `{job-uuid}/{output}/{file}`, or `{job-uuid}/{file}` for an output named by its stem.
+        #[arg(long, value_name = "DIR")]
+        jobs_dir: Option<PathBuf>,
+        /// Base URL of the output files in hrefs (e.g. an nginx serving the same files);
+        /// by default the server's own `/wpsoutputs`.
+        #[arg(long, value_name = "URL")]
+        files_url: Option<Url>,
     },
 }
 
@@ -198,17 +206,23 @@ fn run(cli: Cli) -> Result<(), String> {
             latency_ms,
             ignore_range,
             extra_jobs,
+            jobs_dir,
+            files_url,
         } => {
             let cfg = ServerConfig {
                 latency: Duration::from_millis(latency_ms),
                 ignore_range,
                 big_file_size,
                 extra_jobs,
+                jobs_dir,
             };
             rt.block_on(async {
                 let server = TestServer::start_on(addr, cfg)
                     .await
                     .map_err(|e| format!("cannot start the sample server on {addr}: {e}"))?;
+                if let Some(url) = files_url {
+                    server.set_files_url(Some(url.as_str().trim_end_matches('/').to_owned()));
+                }
                 println!("{}", server.api_url());
                 eprintln!(
                     "weaverfs: sample server at {} (Ctrl-C to stop)",

@@ -13,6 +13,11 @@ pub(crate) enum Source {
     Binary(&'static [u8]),
     /// Pseudo-random content of `len` bytes derived from `seed`.
     Seeded { seed: u64, len: u64 },
+    /// A file on disk (`serve --jobs-dir`), read on demand; `len` is its size when loaded.
+    Disk {
+        path: &'static std::path::Path,
+        len: u64,
+    },
 }
 
 impl Source {
@@ -20,7 +25,7 @@ impl Source {
         match self {
             Source::Text(t) => t.len() as u64,
             Source::Binary(b) => b.len() as u64,
-            Source::Seeded { len, .. } => *len,
+            Source::Seeded { len, .. } | Source::Disk { len, .. } => *len,
         }
     }
 
@@ -47,8 +52,38 @@ impl Source {
                 fill_seeded(versioned_seed(seed, version), start, &mut out);
                 out
             }
+            Source::Disk { path, .. } => {
+                let mut out = read_disk(path, start, end);
+                alter(&mut out, version, false);
+                out
+            }
         }
     }
+}
+
+/// Bytes `[start, end)` of a file on disk. A file that shrank or vanished since it was loaded
+/// reads short, which the client reports as an error rather than guessing.
+fn read_disk(path: &std::path::Path, start: u64, end: u64) -> Vec<u8> {
+    use std::os::unix::fs::FileExt;
+    let mut out = vec![0; (end - start) as usize];
+    let read = std::fs::File::open(path).and_then(|f| {
+        let mut done = 0;
+        while done < out.len() {
+            match f.read_at(&mut out[done..], start + done as u64)? {
+                0 => break,
+                n => done += n,
+            }
+        }
+        Ok(done)
+    });
+    match read {
+        Ok(n) => out.truncate(n),
+        Err(e) => {
+            tracing::warn!("{}: {e}", path.display());
+            out.clear();
+        }
+    }
+    out
 }
 
 /// SplitMix64 finaliser: cheap, well mixed, and stateless per word, which is

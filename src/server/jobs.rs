@@ -207,6 +207,12 @@ impl Catalog {
         }
     }
 
+    /// Adds jobs (from `serve --jobs-dir`) to the samples and the listing.
+    pub(crate) fn add_jobs(&mut self, jobs: Vec<JobDef>) {
+        self.samples.extend(jobs.into_iter().map(Arc::new));
+        self.listed = listing_order(&self.samples, self.extra);
+    }
+
     /// Looks a job up by canonical (lowercase, hyphenated) id.
     pub(crate) fn get(&self, id: &str) -> Option<Arc<JobDef>> {
         if let Some(job) = self.samples.iter().find(|j| j.id == id) {
@@ -295,7 +301,7 @@ pub(crate) fn log_line(
 }
 
 /// Builds a successful job with default inputs, logs and no files.
-fn successful(
+pub(crate) fn successful(
     id: String,
     process: &'static str,
     created: Micros,

@@ -5,6 +5,7 @@ mod api;
 mod clock;
 mod conditional;
 mod content;
+mod dir_jobs;
 mod errors;
 mod files;
 pub mod jobs;
@@ -40,6 +41,9 @@ pub struct ServerConfig {
     pub big_file_size: u64,
     /// Extra synthetic successful jobs in the listing (for paging tests).
     pub extra_jobs: usize,
+    /// A directory laid out like Weaver's outputs (`{job-uuid}/{output}/{file}`) whose jobs
+    /// are served too.
+    pub jobs_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +53,7 @@ impl Default for ServerConfig {
             ignore_range: false,
             big_file_size: 256 * 1024 * 1024,
             extra_jobs: 0,
+            jobs_dir: None,
         }
     }
 }
@@ -86,7 +91,12 @@ impl TestServer {
 
     /// Same as [`TestServer::start`] on a given address.
     pub async fn start_on(addr: SocketAddr, cfg: ServerConfig) -> std::io::Result<TestServer> {
-        let catalog = Catalog::new(cfg.big_file_size, cfg.extra_jobs);
+        let mut catalog = Catalog::new(cfg.big_file_size, cfg.extra_jobs);
+        if let Some(dir) = &cfg.jobs_dir {
+            let jobs = dir_jobs::load(dir)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+            catalog.add_jobs(jobs);
+        }
         let shared = Arc::new(Shared::new(catalog, cfg.latency, cfg.ignore_range));
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
