@@ -26,6 +26,8 @@ pub struct Opened {
     /// Bypass the page cache: for documents that grow (logs of a running job), and for a file
     /// whose size changed since the kernel last heard it.
     pub direct_io: bool,
+    /// Keep the kernel's cached pages: the file is the version they were read from.
+    pub keep_cache: bool,
 }
 
 enum Handle {
@@ -127,24 +129,29 @@ impl WeaverFs {
 
     pub async fn open(&self, ino: u64) -> Result<Opened> {
         let node = self.tree.node(ino)?;
-        let (handle, direct_io) = match &node.content {
-            Content::Inline(bytes) => (Handle::Bytes(bytes.clone()), false),
-            Content::Document(..) => (Handle::Bytes(self.tree.document(&node).await?), true),
+        let (handle, direct_io, keep_cache) = match &node.content {
+            Content::Inline(bytes) => (Handle::Bytes(bytes.clone()), false, false),
+            Content::Document(..) => {
+                let bytes = self.tree.document(&node).await?;
+                (Handle::Bytes(bytes), true, false)
+            }
             Content::Remote(_) => {
                 let file = self.tree.remote_file(&node).await?;
                 // A new version with another size: bypass the kernel's cached size and pages.
                 let direct_io = node.size_differs_from_reported(file.size());
+                let keep_cache = node.opened_again(&file.key) && !direct_io;
                 let handle = Handle::Remote {
                     file,
                     state: Mutex::new(ReadState::default()),
                 };
-                (handle, direct_io)
+                (handle, direct_io, keep_cache)
             }
             _ => return Err(FsError::IsDir),
         };
         Ok(Opened {
             fh: self.add_handle(handle),
             direct_io,
+            keep_cache,
         })
     }
 

@@ -134,11 +134,9 @@ impl Filesystem for FuseAdapter {
             move |fs| async move { fs.open(ino.0).await },
             move |r| match r {
                 Ok(o) => {
-                    let flags = if o.direct_io {
-                        FopenFlags::FOPEN_DIRECT_IO
-                    } else {
-                        FopenFlags::empty()
-                    };
+                    let mut flags = FopenFlags::empty();
+                    flags.set(FopenFlags::FOPEN_DIRECT_IO, o.direct_io);
+                    flags.set(FopenFlags::FOPEN_KEEP_CACHE, o.keep_cache);
                     reply.opened(FileHandle(o.fh), flags)
                 }
                 Err(e) => reply.error(e),

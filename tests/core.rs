@@ -68,6 +68,14 @@ async fn directories_attributes_and_literals() {
     assert_eq!(fs.read(fh, 0, 1).await.unwrap_err().errno(), libc::EBADF);
 }
 
+fn gets_of(server: &TestServer, path: &str) -> Vec<weaverfs::server::RequestRecord> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path == path)
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_misses_on_one_block_are_one_request() {
     let (server, fs) = setup(small(), 8 << 20).await;
@@ -75,32 +83,95 @@ async fn concurrent_misses_on_one_block_are_one_request() {
     server.clear_requests();
     let offset = 5u64 << 20;
     let mut tasks = Vec::new();
-    for i in 0..16u64 {
+    for _ in 0..16 {
         let fs = fs.clone();
         tasks.push(tokio::spawn(async move {
-            // A handle each, so no read looks sequential and nothing is read ahead.
+            // A handle each, reading the whole block (so no read is served directly).
             let fh = fs.open(ino).await.unwrap().fh;
-            let at = offset + i * 1000;
-            let bytes = fs.read(fh, at, 4096).await.unwrap();
+            let bytes = fs.read(fh, offset, 1 << 20).await.unwrap();
             fs.release(fh);
-            (at, bytes)
+            bytes
         }));
     }
     for t in tasks {
-        let (at, bytes) = t.await.unwrap();
+        let bytes = t.await.unwrap();
         assert_eq!(
             &bytes[..],
-            &server.file_bytes(&big_path(), at, at + 4096).unwrap()[..]
+            &server
+                .file_bytes(&big_path(), offset, offset + (1 << 20))
+                .unwrap()[..]
         );
     }
-    let gets: Vec<_> = server
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "GET" && r.path == big_path())
-        .collect();
+    let gets = gets_of(&server, &big_path());
     assert_eq!(gets.len(), 1, "{gets:?}");
     assert_eq!(gets[0].range.as_deref(), Some("bytes=5242880-6291455"));
     assert!(gets[0].headers.get("if-range").is_some(), "no If-Range");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_readers_share_the_blocks() {
+    let (server, fs) = setup(small(), 8 << 20).await;
+    let ino = ino_of(&fs, &[jobs::FILES, "output_big.dat"]).await;
+    server.clear_requests();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let fs = fs.clone();
+        tasks.push(tokio::spawn(async move {
+            let fh = fs.open(ino).await.unwrap().fh;
+            let head = fs.read(fh, 0, 4096).await.unwrap();
+            let next = fs.read(fh, 4096, 128 << 10).await.unwrap();
+            fs.release(fh);
+            [head, next].concat()
+        }));
+    }
+    let want = server
+        .file_bytes(&big_path(), 0, 4096 + (128 << 10))
+        .unwrap();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), want);
+    }
+    // One reader asked for its 4 KiB directly and started the blocks; the others waited for
+    // those blocks: no block was asked for twice.
+    let mut ranges: Vec<String> = gets_of(&server, &big_path())
+        .into_iter()
+        .filter_map(|r| r.range)
+        .collect();
+    let small_first: Vec<&String> = ranges.iter().filter(|r| *r == "bytes=0-4095").collect();
+    assert_eq!(small_first.len(), 1, "{ranges:?}");
+    let total = ranges.len();
+    ranges.sort();
+    ranges.dedup();
+    assert_eq!(total, ranges.len(), "a range asked twice: {ranges:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_reads_fetch_only_what_they_read() {
+    let (server, fs) = setup(small(), 8 << 20).await;
+    let ino = ino_of(&fs, &[jobs::FILES, "output_big.dat"]).await;
+    let fh = fs.open(ino).await.unwrap().fh;
+    server.clear_requests();
+    let size = 16u64 << 20;
+    let mut at = 7 << 20;
+    for _ in 0..50 {
+        // Jumps of several MiB: no read follows the one before.
+        at = (at + (5 << 20) + 12288) % (size - 4096) / 4096 * 4096;
+        let got = fs.read(fh, at, 4096).await.unwrap();
+        assert_eq!(
+            &got[..],
+            &server.file_bytes(&big_path(), at, at + 4096).unwrap()[..]
+        );
+    }
+    let gets = gets_of(&server, &big_path());
+    assert_eq!(gets.len(), 50, "one small request per read");
+    for g in &gets {
+        let range = g.range.as_deref().unwrap();
+        let (a, b) = range
+            .strip_prefix("bytes=")
+            .and_then(|r| r.split_once('-'))
+            .unwrap();
+        let len = b.parse::<u64>().unwrap() - a.parse::<u64>().unwrap() + 1;
+        assert_eq!(len, 4096, "{range}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,13 +192,14 @@ async fn sequential_reads_are_read_ahead_and_exact() {
         );
         at += got.len() as u64;
     }
-    // Every block was fetched exactly once, read-ahead included.
-    let mut ranges: Vec<String> = server
-        .requests()
+    // The first read came directly; then every block was fetched exactly once, read-ahead
+    // included.
+    let mut ranges: Vec<String> = gets_of(&server, &big_path())
         .into_iter()
-        .filter(|r| r.method == "GET" && r.path == big_path())
         .filter_map(|r| r.range)
         .collect();
+    let first = ranges.iter().position(|r| r == "bytes=0-131071");
+    ranges.remove(first.expect("the first read asked for its own bytes"));
     let total = ranges.len();
     ranges.sort();
     ranges.dedup();
@@ -184,4 +256,87 @@ async fn the_listing_follows_every_page() {
         .filter(|r| r.path.starts_with("/weaver/jobs?"))
         .count();
     assert_eq!(pages, 3, "three pages of 1000");
+}
+
+/// One step of the interleaving property test: a handle reads `len` bytes, either where it
+/// stopped (a sequential reader) or somewhere else.
+#[derive(Debug, Clone)]
+struct Step {
+    handle: usize,
+    sequential: bool,
+    offset: u64,
+    len: u64,
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    (
+        0..4usize,
+        any::<bool>(),
+        0..(16u64 << 20),
+        prop_oneof![1..8192u64, 4096..(3u64 << 20)],
+    )
+        .prop_map(|(handle, sequential, offset, len)| Step {
+            handle,
+            sequential,
+            offset,
+            len,
+        })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Reads from several handles, interleaved at random, sequential and random, through a
+    /// small cache that evicts: every read returns exactly the file's bytes.
+    #[test]
+    fn interleaved_handles_read_the_true_bytes(
+        steps in proptest::collection::vec(step(), 1..60),
+        concurrent in proptest::prelude::any::<bool>(),
+    ) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            // 4 MiB of cache: read-ahead of one block, and constant eviction.
+            let (server, fs) = setup(small(), 4 << 20).await;
+            let ino = ino_of(&fs, &[jobs::FILES, "output_big.dat"]).await;
+            let size = 16u64 << 20;
+            let mut handles = Vec::new();
+            for _ in 0..4 {
+                handles.push((fs.open(ino).await.unwrap().fh, 0u64));
+            }
+            let mut reads = Vec::new();
+            for s in &steps {
+                let (fh, pos) = &mut handles[s.handle];
+                let at = if s.sequential { *pos } else { s.offset };
+                *pos = (at + s.len).min(size);
+                reads.push((*fh, at, s.len));
+            }
+            let check = |at: u64, len: u64, got: &[u8]| {
+                let want = server.file_bytes(&big_path(), at, (at + len).min(size)).unwrap();
+                assert!(got == &want[..], "read of {len} at {at}: wrong bytes");
+            };
+            if concurrent {
+                let tasks: Vec<_> = reads
+                    .into_iter()
+                    .map(|(fh, at, len)| {
+                        let fs = fs.clone();
+                        tokio::spawn(async move { (at, len, fs.read(fh, at, len as u32).await) })
+                    })
+                    .collect();
+                for t in tasks {
+                    let (at, len, got) = t.await.unwrap();
+                    check(at, len, &got.unwrap());
+                }
+            } else {
+                for (fh, at, len) in reads {
+                    check(at, len, &fs.read(fh, at, len as u32).await.unwrap());
+                }
+            }
+            server.shutdown().await;
+        });
+    }
 }

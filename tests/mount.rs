@@ -468,6 +468,31 @@ fn a_file_changed_on_the_server_fails_the_open_handle_and_reopens_new() {
 }
 
 #[test]
+fn reopening_an_unchanged_file_reads_from_the_page_cache() {
+    let m = Mounted::start(small_server(), &["--job-ttl", "1", "--cache-size", "4M"]);
+    let served = file_path(jobs::FILES, "output_big/big.dat");
+    let local = m.path(&format!("{}/output_big.dat", jobs::FILES));
+    let size = m.server.file_size(&served).unwrap();
+    let original = m.server.file_bytes(&served, 0, size).unwrap();
+    assert!(fs::read(&local).unwrap() == original);
+    m.server.clear_requests();
+    assert!(fs::read(&local).unwrap() == original);
+    let gets = m
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path == served)
+        .count();
+    assert_eq!(gets, 0, "the second read went to the server");
+    // A new version (same size) once the file is checked again: its bytes, not the cached ones.
+    m.server.bump_file_version(&served);
+    std::thread::sleep(Duration::from_millis(1200));
+    let replaced = m.server.file_bytes(&served, 0, size).unwrap();
+    assert!(replaced != original);
+    assert!(fs::read(&local).unwrap() == replaced);
+}
+
+#[test]
 fn credentials_go_to_the_api_origin_only() {
     let token = tempfile::NamedTempFile::new().unwrap();
     fs::write(token.path(), "tok123\n").unwrap();

@@ -17,6 +17,12 @@ pub type BlockKey = (Arc<str>, u64);
 
 type SharedFetch = Shared<BoxFuture<'static, Result<Bytes, FsError>>>;
 
+enum Found {
+    Cached(Bytes),
+    /// The fetch to wait for; true when the lookup started it.
+    Fetching(SharedFetch, bool),
+}
+
 /// Counters for the stats of the mount.
 #[derive(Debug, Default)]
 pub struct CacheStats {
@@ -114,48 +120,64 @@ impl BlockCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, FsError>> + Send + 'static,
     {
-        let shared = {
-            let mut state = self.lock();
-            if let Some(block) = state.blocks.get(&key) {
-                self.stats.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(block.clone());
-            }
-            match state.inflight.get(&key) {
-                Some(fetching) => {
-                    self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
-                    fetching.clone()
-                }
-                None => {
-                    self.stats.misses.fetch_add(1, Ordering::Relaxed);
-                    // The fetch runs as its own task, so it completes (and leaves `inflight`)
-                    // even when every reader waiting for it goes away.
-                    let task = {
-                        let cache = Arc::clone(self);
-                        let key = key.clone();
-                        let fut = fetch();
-                        tokio::spawn(async move {
-                            let result = fut.await;
-                            cache.finish(key, &result);
-                            result
-                        })
-                    };
-                    let cache = Arc::clone(self);
-                    let k = key.clone();
-                    let fetching = async move {
-                        task.await.unwrap_or_else(|e| {
-                            let failed = Err(FsError::Io(format!("block fetch failed: {e}")));
-                            cache.finish(k, &failed);
-                            failed
-                        })
-                    }
-                    .boxed()
-                    .shared();
-                    state.inflight.insert(key, fetching.clone());
-                    fetching
-                }
-            }
+        match self.find_or_start(key, fetch) {
+            Found::Cached(block) => Ok(block),
+            Found::Fetching(fetching, _) => fetching.await,
+        }
+    }
+
+    /// Starts fetching a block that is neither cached nor being fetched, without waiting for
+    /// it; true when this call started it.
+    pub fn prefetch<F, Fut>(self: &Arc<Self>, key: BlockKey, fetch: F) -> bool
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Bytes, FsError>> + Send + 'static,
+    {
+        matches!(self.find_or_start(key, fetch), Found::Fetching(_, true))
+    }
+
+    /// The cached block, or the fetch of it, started here (in one step under the lock) if
+    /// nobody had started it.
+    fn find_or_start<F, Fut>(self: &Arc<Self>, key: BlockKey, fetch: F) -> Found
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Bytes, FsError>> + Send + 'static,
+    {
+        let mut state = self.lock();
+        if let Some(block) = state.blocks.get(&key) {
+            self.stats.hits.fetch_add(1, Ordering::Relaxed);
+            return Found::Cached(block.clone());
+        }
+        if let Some(fetching) = state.inflight.get(&key) {
+            self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+            return Found::Fetching(fetching.clone(), false);
+        }
+        self.stats.misses.fetch_add(1, Ordering::Relaxed);
+        // The fetch runs as its own task, so it completes (and leaves `inflight`) even when
+        // every reader waiting for it goes away.
+        let task = {
+            let cache = Arc::clone(self);
+            let key = key.clone();
+            let fut = fetch();
+            tokio::spawn(async move {
+                let result = fut.await;
+                cache.finish(key, &result);
+                result
+            })
         };
-        shared.await
+        let cache = Arc::clone(self);
+        let k = key.clone();
+        let fetching = async move {
+            task.await.unwrap_or_else(|e| {
+                let failed = Err(FsError::Io(format!("block fetch failed: {e}")));
+                cache.finish(k, &failed);
+                failed
+            })
+        }
+        .boxed()
+        .shared();
+        state.inflight.insert(key, fetching.clone());
+        Found::Fetching(fetching, true)
     }
 
     fn finish(&self, key: BlockKey, result: &Result<Bytes, FsError>) {

@@ -16,11 +16,23 @@ pub use remote::{probe, RemoteFile, RemoteMeta};
 /// Where a handle's reads have been, to tell sequential reading from random reading.
 #[derive(Debug, Default)]
 pub struct ReadState {
+    reads: u64,
     next_offset: u64,
     /// Read-ahead window in blocks; 0 while reads look random.
     window: u64,
     /// Blocks up to here have been requested ahead already.
     prefetched_to: Option<u64>,
+}
+
+/// How one read is served.
+#[derive(Debug, PartialEq, Eq)]
+struct Plan {
+    /// Fetch just the bytes asked for, not the blocks around them.
+    direct: bool,
+    /// The handle's first read, which starts its own blocks in `prefetch`.
+    first: bool,
+    /// Blocks to fetch into the cache in the background.
+    prefetch: std::ops::Range<u64>,
 }
 
 #[derive(Clone)]
@@ -49,6 +61,10 @@ impl Reader {
     }
 
     /// Up to `size` bytes at `offset`; fewer only at the end of the file.
+    ///
+    /// Sequential readers get whole blocks and a growing read-ahead. A random read, and the
+    /// first read of a handle, fetch only the bytes asked for when whole blocks would be many
+    /// times more: a 4 KiB probe of a large file costs one small request, not a megabyte.
     pub async fn read(
         &self,
         file: &Arc<RemoteFile>,
@@ -56,18 +72,40 @@ impl Reader {
         offset: u64,
         size: u64,
     ) -> Result<Bytes> {
+        if file.is_stale() {
+            // Seen replaced on the server: none of this version's bytes are served any more.
+            return Err(file.stale());
+        }
         let Some(range) = blocks::blocks_for(offset, size, self.block_size, file.size()) else {
             return Ok(Bytes::new());
         };
-        let ahead = self.plan_read_ahead(state, offset, size, *range.end(), file.size());
-        for index in ahead {
-            let reader = self.clone();
-            let file = file.clone();
-            tokio::spawn(async move {
-                if let Err(e) = reader.block(&file, index).await {
-                    tracing::debug!("read-ahead of block {index} of {}: {e}", file.url);
-                }
-            });
+        let end = (offset + size).min(file.size());
+        let plan = self.plan(state, offset, end - offset, &range, file.size());
+        let mut own_blocks_started = !range.is_empty();
+        for index in plan.prefetch {
+            let started = self.prefetch(file, index);
+            if range.contains(&index) {
+                own_blocks_started &= started;
+            }
+        }
+        // Direct when this read's blocks are not there yet: for a random read, none cached or
+        // coming; for a first read, this very read started their fetch (a second reader of a
+        // fresh file waits for those blocks instead of asking again).
+        let direct = plan.direct
+            && !file.ignores_range()
+            && if plan.first {
+                own_blocks_started
+            } else {
+                !range
+                    .clone()
+                    .any(|i| self.cache.is_present(&(file.key.clone(), i)))
+            };
+        if direct {
+            match file.get_range(&self.http, offset, end).await? {
+                remote::RangeAnswer::Bytes(bytes) => return Ok(bytes),
+                // The file is now known to ignore Range: the blocks below read it as a stream.
+                remote::RangeAnswer::WholeBody(_) => {}
+            }
         }
         let parts =
             futures::future::try_join_all(range.clone().map(|i| self.block(file, i))).await?;
@@ -82,7 +120,6 @@ impl Reader {
                 )));
             }
         }
-        let end = (offset + size).min(file.size());
         let first_start = blocks::block_span(*range.start(), self.block_size, file.size()).start;
         if parts.len() == 1 {
             let skip = (offset - first_start) as usize;
@@ -99,38 +136,79 @@ impl Reader {
         Ok(out.freeze())
     }
 
-    /// Updates the handle's state and returns the blocks to fetch ahead of this read.
-    fn plan_read_ahead(
+    /// Updates the handle's state and decides how to serve a read of `len` bytes at `offset`
+    /// that touches `blocks`.
+    fn plan(
         &self,
         state: &std::sync::Mutex<ReadState>,
         offset: u64,
-        size: u64,
-        last_block: u64,
+        len: u64,
+        blocks: &std::ops::RangeInclusive<u64>,
         file_size: u64,
-    ) -> std::ops::Range<u64> {
+    ) -> Plan {
         let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+        let first = st.reads == 0;
+        st.reads += 1;
         // The kernel's own read-ahead may reorder reads a little; tolerate one block of it.
         let sequential = offset.abs_diff(st.next_offset) <= self.block_size;
-        st.next_offset = offset + size;
+        st.next_offset = offset + len;
+        let (first_block, last_block) = (*blocks.start(), *blocks.end());
+        let span = blocks::block_span(first_block, self.block_size, file_size).start
+            ..blocks::block_span(last_block, self.block_size, file_size).end;
+        // Whole blocks would more than quadruple the bytes this read needs.
+        let small = span.end - span.start > 4 * len;
         if !sequential {
             st.window = 0;
             st.prefetched_to = None;
-            return 0..0;
+            return Plan {
+                direct: small,
+                first: false,
+                prefetch: 0..0,
+            };
         }
         st.window = (st.window * 2).clamp(1, self.max_window.max(1));
+        let direct = first && small;
         if self.max_window == 0 {
-            return 0..0;
+            return Plan {
+                direct,
+                first: false,
+                prefetch: 0..0,
+            };
         }
         let count = blocks::block_count(self.block_size, file_size);
-        let from = st
-            .prefetched_to
-            .map_or(last_block + 1, |p| p.max(last_block) + 1);
+        // A direct first read also starts its own blocks, for the reads that follow it.
+        let from = match (direct, st.prefetched_to) {
+            (true, _) => first_block,
+            (false, Some(p)) => p.max(last_block) + 1,
+            (false, None) => last_block + 1,
+        };
         let to = (last_block + 1 + st.window).min(count);
-        if from >= to {
-            return 0..0;
+        let prefetch = if from < to {
+            st.prefetched_to = Some(to - 1);
+            from..to
+        } else {
+            0..0
+        };
+        Plan {
+            direct,
+            first: direct,
+            prefetch,
         }
-        st.prefetched_to = Some(to - 1);
-        from..to
+    }
+
+    /// Starts fetching a block in the background unless it is cached or coming; true when
+    /// this call started it.
+    fn prefetch(&self, file: &Arc<RemoteFile>, index: u64) -> bool {
+        let reader = self.clone();
+        let file = file.clone();
+        let key = (file.key.clone(), index);
+        self.cache.prefetch(key, move || async move {
+            let result = reader.fetch_block(&file, index).await;
+            if let Err(e) = &result {
+                tracing::debug!("read-ahead of block {index} of {}: {e}", file.url);
+            }
+            result
+        })
     }
 
     /// One block of a file: cached, or fetched once however many readers want it.
@@ -166,5 +244,72 @@ impl Reader {
             whole_body,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::HttpOptions;
+    use reqwest::Url;
+
+    const MIB: u64 = 1 << 20;
+
+    fn reader(read_ahead: u64) -> Reader {
+        let url = Url::parse("http://127.0.0.1:9/weaver").unwrap();
+        let http = HttpClient::new(&url, &HttpOptions::default()).unwrap();
+        Reader::new(http, BlockCache::new(64 * MIB), MIB, read_ahead)
+    }
+
+    fn plan(
+        r: &Reader,
+        st: &std::sync::Mutex<ReadState>,
+        offset: u64,
+        len: u64,
+        size: u64,
+    ) -> Plan {
+        let blocks = blocks::blocks_for(offset, len, MIB, size).unwrap();
+        r.plan(st, offset, len, &blocks, size)
+    }
+
+    #[test]
+    fn a_first_small_read_is_direct_and_starts_its_blocks() {
+        let r = reader(8);
+        let st = Default::default();
+        let p = plan(&r, &st, 0, 16 << 10, 100 * MIB);
+        assert_eq!((p.direct, p.first, p.prefetch), (true, true, 0..2));
+        // The next reads are sequential: blocks, with a window that doubles.
+        let p = plan(&r, &st, 16 << 10, 128 << 10, 100 * MIB);
+        assert_eq!((p.direct, p.prefetch), (false, 2..3));
+        let p = plan(&r, &st, 144 << 10, 1 << 20, 100 * MIB);
+        assert_eq!((p.direct, p.prefetch), (false, 3..6));
+    }
+
+    #[test]
+    fn a_read_of_a_whole_small_file_takes_its_block() {
+        let r = reader(8);
+        let st = Default::default();
+        let p = plan(&r, &st, 0, 128 << 10, 100 << 10);
+        assert!(!p.direct);
+    }
+
+    #[test]
+    fn random_reads_are_direct_and_never_read_ahead() {
+        let r = reader(8);
+        let st = Default::default();
+        for offset in [50 * MIB, 7 * MIB, 90 * MIB + 4096, 3 * MIB] {
+            let p = plan(&r, &st, offset, 4096, 100 * MIB);
+            assert_eq!((p.direct, p.first, p.prefetch), (true, false, 0..0));
+        }
+        // A large random read takes whole blocks.
+        let p = plan(&r, &st, 40 * MIB, MIB, 100 * MIB);
+        assert_eq!((p.direct, p.prefetch), (false, 0..0));
+    }
+
+    #[test]
+    fn read_ahead_stays_within_the_cache() {
+        // 64 MiB of cache: at most 16 blocks ahead, whatever was asked.
+        let r = reader(1000);
+        assert_eq!(r.max_window, 16);
     }
 }

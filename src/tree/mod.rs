@@ -456,7 +456,13 @@ impl Tree {
         let meta = probe(self.api.http(), &url).await?;
         let file = match cached.as_ref() {
             Some((old, _)) if old.meta == meta && !old.is_stale() => old.clone(),
-            _ => Arc::new(RemoteFile::new(url, meta)),
+            Some((old, _)) => {
+                // Handles still open on the old version must not serve its cached blocks as
+                // the file's bytes any more: the kernel's pages are about to hold the new ones.
+                old.stale();
+                Arc::new(RemoteFile::new(url, meta))
+            }
+            None => Arc::new(RemoteFile::new(url, meta)),
         };
         *cached = Some((file.clone(), Instant::now()));
         Ok(file)

@@ -79,6 +79,8 @@ pub struct Node {
     /// The size last reported to the kernel for a remote file (u64::MAX: none yet).
     pub(super) reported_size: AtomicU64,
     pub(super) document: tokio::sync::Mutex<Option<(Bytes, Instant)>>,
+    /// The version (block cache key) of a remote file when it was last opened.
+    last_opened: std::sync::Mutex<Option<Arc<str>>>,
 }
 
 /// A directory's entries as last listed, in order, with an index by name.
@@ -122,6 +124,13 @@ impl Node {
         self.reported_size.load(Ordering::Relaxed) != size
     }
 
+    /// Records that `version` of this file is being opened; true when the previous open was
+    /// of the same version, so the kernel's cached pages of the file are still its bytes.
+    pub fn opened_again(&self, version: &Arc<str>) -> bool {
+        let mut last = self.last_opened.lock().unwrap_or_else(|e| e.into_inner());
+        last.replace(version.clone()).as_ref() == Some(version)
+    }
+
     pub(super) fn new(ino: u64, parent: u64, content: Content, mtime: SystemTime) -> Self {
         Node {
             ino,
@@ -132,6 +141,7 @@ impl Node {
             remote: Default::default(),
             reported_size: AtomicU64::new(u64::MAX),
             document: Default::default(),
+            last_opened: Default::default(),
         }
     }
 }
