@@ -127,6 +127,33 @@ impl WeaverFs {
         }
     }
 
+    /// Up to `count` entries of an open directory from position `from`, each with its position
+    /// and attributes: what `readdirplus` returns, which spares `ls -l` a lookup per entry.
+    /// An entry whose attributes cannot be had now is left out (its lookup will say why).
+    pub async fn readdir_attrs(
+        &self,
+        fh: u64,
+        from: usize,
+        count: usize,
+    ) -> Result<Vec<(usize, DirEntry, Attr)>> {
+        let entries = self.readdir(fh)?;
+        let page: Vec<(usize, &DirEntry)> =
+            entries.iter().enumerate().skip(from).take(count).collect();
+        let attrs = futures::future::join_all(page.iter().map(|(_, e)| async {
+            let node = self.tree.node(e.ino)?;
+            self.tree.attr(&node).await
+        }))
+        .await;
+        let mut out = Vec::with_capacity(page.len());
+        for ((i, e), attr) in page.into_iter().zip(attrs) {
+            match attr {
+                Ok(attr) => out.push((i, e.clone(), attr)),
+                Err(err) => tracing::debug!("{}: no attributes for a listing: {err}", e.name),
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn open(&self, ino: u64) -> Result<Opened> {
         let node = self.tree.node(ino)?;
         let (handle, direct_io, keep_cache) = match &node.content {

@@ -6,9 +6,9 @@ use std::io;
 use std::sync::Arc;
 
 use fuser::{
-    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
     KernelConfig, LockOwner, OpenAccMode, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory,
-    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, Request,
+    ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, Request,
 };
 use tokio::runtime::Handle;
 
@@ -20,6 +20,8 @@ use crate::tree::Attr;
 pub const MAX_READ: u32 = 1 << 20;
 /// Requests the kernel may have in flight at once (its default is 12).
 const MAX_BACKGROUND: u16 = 64;
+/// Entries whose attributes are gathered per `readdirplus` call (about what one reply holds).
+const READDIRPLUS_BATCH: usize = 64;
 
 /// Who owns the files, and the block size `stat` reports.
 #[derive(Debug, Clone, Copy)]
@@ -98,6 +100,9 @@ impl Filesystem for FuseAdapter {
         let _ = config.set_max_write(MAX_READ);
         let _ = config.set_max_background(MAX_BACKGROUND);
         let _ = config.set_congestion_threshold(MAX_BACKGROUND * 3 / 4);
+        // Listings carry attributes, so `ls -l` needs no lookup per entry.
+        let _ = config
+            .add_capabilities(InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_READDIRPLUS_AUTO);
         Ok(())
     }
 
@@ -212,6 +217,43 @@ impl Filesystem for FuseAdapter {
             }
         }
         reply.ok();
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let owner = self.owner;
+        self.spawn(
+            move |fs| async move {
+                fs.readdir_attrs(fh.0, offset as usize, READDIRPLUS_BATCH)
+                    .await
+            },
+            move |r| match r {
+                Ok(entries) => {
+                    for (i, e, attr) in entries {
+                        let fattr = file_attr(&attr, owner);
+                        // The offset of an entry is the position of the next one.
+                        if reply.add(
+                            INodeNo(e.ino),
+                            i as u64 + 1,
+                            &e.name,
+                            &attr.ttl,
+                            &fattr,
+                            Generation(0),
+                        ) {
+                            break;
+                        }
+                    }
+                    reply.ok();
+                }
+                Err(e) => reply.error(e),
+            },
+        );
     }
 
     fn releasedir(
