@@ -108,6 +108,17 @@ struct MountArgs {
     read_timeout: u64,
 }
 
+/// One malloc arena for all threads: a block freed on one thread is reused by the next fetch on
+/// another, instead of stranding in per-thread arenas. This keeps the daemon's memory within the
+/// block cache budget plus ~30 MiB (measured: 280 MiB instead of 317 MiB for a 256 MiB cache).
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -237,6 +248,7 @@ fn run(cli: Cli) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
+    one_malloc_arena();
     let cli = Cli::parse();
     init_logging(cli.verbose);
     match run(cli) {
