@@ -2,10 +2,10 @@
 //! mounts and serves in its own session, and the parent exits only once the child reports the
 //! mount ready (exit 0) or its error (exit 1), over a socket pair.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long the parent waits for the mount before giving up (and stopping the child).
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,10 +48,18 @@ pub fn report_ready() {
     }
 }
 
+/// Passes a one-line notice to the waiting parent, which prints it (the user sees it although
+/// logs go to a file or syslog). Does nothing once the mount is ready or in the foreground.
+pub fn report_note(message: &str) {
+    if let Some(s) = READY.lock().unwrap().as_mut() {
+        let _ = s.write_all(format!("note: {}\n", message.replace('\n', " ")).as_bytes());
+    }
+}
+
 /// Reports a failure before the mount was ready: the parent prints it and exits 1.
 pub fn report_failure(message: &str) {
     if let Some(mut s) = READY.lock().unwrap().take() {
-        let _ = s.write_all(format!("error: {message}\n").as_bytes());
+        let _ = s.write_all(format!("error: {}\n", message.replace('\n', " ")).as_bytes());
     }
 }
 
@@ -60,28 +68,39 @@ pub fn is_detached() -> bool {
     READY.lock().unwrap().is_some()
 }
 
-fn wait_for_child(mut from_child: UnixStream, child: libc::pid_t) -> i32 {
-    let _ = from_child.set_read_timeout(Some(READY_TIMEOUT));
-    let mut report = String::new();
-    let outcome = from_child.read_to_string(&mut report);
-    if report.starts_with("ready") {
-        return 0;
+fn wait_for_child(from_child: UnixStream, child: libc::pid_t) -> i32 {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let mut lines = BufReader::new(from_child);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let _ = lines.get_ref().set_read_timeout(Some(left.max(Duration::from_millis(1))));
+        let mut line = String::new();
+        match lines.read_line(&mut line) {
+            Ok(0) => {
+                eprintln!("weaverfs: the mount daemon exited before the mount was ready");
+                return 1;
+            }
+            Ok(_) if line.starts_with("ready") => return 0,
+            Ok(_) => match line.trim_end().split_once(": ") {
+                Some(("note", note)) => eprintln!("weaverfs: {note}"),
+                Some(("error", message)) => {
+                    eprintln!("weaverfs: {message}");
+                    return 1;
+                }
+                _ => eprintln!("weaverfs: {}", line.trim_end()),
+            },
+            Err(_) => {
+                // SAFETY: kill(2) on our own child; SIGTERM makes it unmount if it got that far.
+                unsafe { libc::kill(child, libc::SIGTERM) };
+                eprintln!(
+                    "weaverfs: the mount was not ready after {} s (is the server reachable?); \
+                     stopped it",
+                    READY_TIMEOUT.as_secs()
+                );
+                return 1;
+            }
+        }
     }
-    if let Some(message) = report.strip_prefix("error: ") {
-        eprintln!("weaverfs: {}", message.trim_end());
-        return 1;
-    }
-    if outcome.is_err() {
-        // SAFETY: kill(2) on our own child; SIGTERM makes it unmount if it got that far.
-        unsafe { libc::kill(child, libc::SIGTERM) };
-        eprintln!(
-            "weaverfs: the mount was not ready after {} s (is the server reachable?); stopped it",
-            READY_TIMEOUT.as_secs()
-        );
-    } else {
-        eprintln!("weaverfs: the mount daemon exited before the mount was ready (see its log)");
-    }
-    1
 }
 
 fn redirect_to_null(fds: &[libc::c_int]) {

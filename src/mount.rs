@@ -96,7 +96,9 @@ pub fn mount_and_serve(
     let fs = Arc::new(build_fs(cfg)?);
     if let Err(e) = rt.block_on(fs.tree().api().check()) {
         // Job ids may still resolve (a listing can be forbidden while jobs are readable).
-        tracing::warn!("the server does not list jobs: {e}");
+        let note = format!("warning: the server does not list jobs: {e}");
+        tracing::warn!("{note}");
+        crate::daemon::report_note(&note);
     }
     let owner = Ownership {
         uid: cfg.uid,

@@ -54,10 +54,12 @@ pub fn prepare(path: &Path) -> Result<(), String> {
             path.display()
         )),
         State::Dead => {
-            tracing::warn!(
-                "{} is a dead mount (its daemon was killed); unmounting it lazily",
+            let note = format!(
+                "{} is a dead mount (its daemon is gone); unmounting it lazily",
                 path.display()
             );
+            tracing::warn!("{note}");
+            crate::daemon::report_note(&note);
             unmount(path, true)?;
             match state(path)? {
                 State::Free => Ok(()),

@@ -214,7 +214,9 @@ fn a_killed_daemons_dead_mount_is_cleaned_up_by_the_next_mount() {
     assert_eq!(err.raw_os_error(), Some(libc::ENOTCONN), "{err}");
 
     let log = dir.path().with_extension("log");
-    assert_ok(&mount_daemon(&server2, dir.path(), &log, &[]), "mount");
+    let out = mount_daemon(&server2, dir.path(), &log, &[]);
+    assert_ok(&out, "mount");
+    assert!(stderr(&out).contains("dead mount"), "{}", stderr(&out));
     assert_eq!(fs::read(dir.path().join(&rel)).unwrap(), bytes);
     let text = fs::read_to_string(&log).unwrap();
     assert!(text.contains("dead mount"), "log: {text}");
