@@ -73,7 +73,9 @@ fn wait_for_child(from_child: UnixStream, child: libc::pid_t) -> i32 {
     let mut lines = BufReader::new(from_child);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let _ = lines.get_ref().set_read_timeout(Some(left.max(Duration::from_millis(1))));
+        let _ = lines
+            .get_ref()
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))));
         let mut line = String::new();
         match lines.read_line(&mut line) {
             Ok(0) => {

@@ -474,3 +474,33 @@ fn allow_other_lets_another_user_read_a_root_mount() {
     assert!(cat.stdout == bytes, "wrong bytes");
     m.unmount();
 }
+
+#[test]
+fn a_mount_not_ready_in_30_s_fails_and_stops_its_daemon() {
+    // A server that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/weaver", silent.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let out = weaverfs(&[
+        "mount",
+        &url,
+        s(dir.path()),
+        "--read-timeout",
+        "120",
+        "--log-file",
+        "/dev/null",
+    ]);
+    let took = started.elapsed();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("not ready after 30 s"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        took >= Duration::from_secs(30) && took < Duration::from_secs(45),
+        "{took:?}"
+    );
+    assert_daemon_gone(dir.path());
+}
