@@ -12,9 +12,9 @@ use std::process::Command;
 /// What is at a mountpoint now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
-    /// A directory that is not a mountpoint.
+    /// A directory that is not a FUSE mount (another filesystem's root can be mounted over).
     Free,
-    /// A mount whose filesystem answers.
+    /// A FUSE mount whose filesystem answers.
     Live,
     /// A FUSE mount whose daemon is gone: accesses fail with ENOTCONN ("Transport endpoint is
     /// not connected").
@@ -35,7 +35,7 @@ pub fn state(path: &Path) -> Result<State, String> {
         Ok(meta) if !meta.is_dir() => {
             Err(format!("mountpoint {} is not a directory", path.display()))
         }
-        Ok(_) if !is_mountpoint(path) => Ok(State::Free),
+        Ok(_) if !is_fuse_mount(path) => Ok(State::Free),
         // stat may answer from the kernel's attribute cache; opening asks the daemon.
         Ok(_) => match std::fs::read_dir(path) {
             Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Ok(State::Dead),
@@ -50,7 +50,7 @@ pub fn prepare(path: &Path) -> Result<(), String> {
     match state(path)? {
         State::Free => Ok(()),
         State::Live => Err(format!(
-            "{} is already a mountpoint; unmount it first (weaverfs unmount {0})",
+            "{} is already a mountpoint (a FUSE mount); unmount it first (weaverfs unmount {0})",
             path.display()
         )),
         State::Dead => {
@@ -165,14 +165,15 @@ pub fn unmount(path: &Path, lazy: bool) -> Result<(), String> {
     }
 }
 
-/// Whether `path` is a mountpoint in this process's namespace (from /proc/self/mountinfo).
-pub fn is_mountpoint(path: &Path) -> bool {
+/// Whether a FUSE filesystem is mounted at `path` in this process's namespace.
+pub fn is_fuse_mount(path: &Path) -> bool {
     let Ok(path) = path.canonicalize() else {
         return false;
     };
-    mountinfo()
-        .iter()
-        .any(|m| Path::new(&m.mountpoint) == path.as_path())
+    mountinfo().iter().any(|m| {
+        Path::new(&m.mountpoint) == path.as_path()
+            && (m.fstype == "fuse" || m.fstype.starts_with("fuse."))
+    })
 }
 
 /// Whether a mount with device number `major:minor` is still attached (a lazy unmount removes
@@ -185,6 +186,7 @@ pub fn device_attached(dev: u64) -> bool {
 struct MountInfo {
     device: String,
     mountpoint: String,
+    fstype: String,
 }
 
 fn mountinfo() -> Vec<MountInfo> {
@@ -194,7 +196,13 @@ fn mountinfo() -> Vec<MountInfo> {
             let mut fields = l.split(' ');
             let device = fields.nth(2)?.to_string();
             let mountpoint = unescape_octal(fields.nth(1)?);
-            Some(MountInfo { device, mountpoint })
+            // Optional fields end at " - ", then the filesystem type.
+            let fstype = fields.skip_while(|f| *f != "-").nth(1)?.to_string();
+            Some(MountInfo {
+                device,
+                mountpoint,
+                fstype,
+            })
         })
         .collect()
 }
@@ -241,6 +249,7 @@ mod tests {
         std::fs::write(&file, b"x").unwrap();
         assert!(state(&file).unwrap_err().contains("not a directory"));
         assert!(state(&dir.path().join("missing")).is_err());
-        assert_eq!(state(Path::new("/proc")), Ok(State::Live));
+        // Another filesystem's root is no obstacle (mounts stack).
+        assert_eq!(state(Path::new("/proc")), Ok(State::Free));
     }
 }

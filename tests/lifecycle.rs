@@ -86,6 +86,17 @@ fn assert_daemon_gone(dir: &Path) {
     assert!(!is_mounted(dir), "{} is still mounted", dir.display());
 }
 
+/// Lazily unmounts a test's mountpoint if the test failed before unmounting it.
+struct UnmountOnDrop(PathBuf);
+
+impl Drop for UnmountOnDrop {
+    fn drop(&mut self) {
+        if is_mounted(&self.0) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+}
+
 /// A daemon-mode mount (the default) of `server` at `dir`, logging to `log`.
 fn mount_daemon(server: &TestServer, dir: &Path, log: &Path, extra: &[&str]) -> Output {
     let url = server.api_url();
@@ -98,6 +109,7 @@ fn mount_daemon(server: &TestServer, dir: &Path, log: &Path, extra: &[&str]) -> 
 fn mount_returns_once_ready_and_unmount_ends_the_daemon() {
     let (_rt, server) = start_server(small_server());
     let dir = tempfile::tempdir().unwrap();
+    let _cleanup = UnmountOnDrop(dir.path().to_path_buf());
     let log = dir.path().with_extension("log");
     let out = mount_daemon(&server, dir.path(), &log, &[]);
     assert_ok(&out, "mount");
@@ -122,6 +134,7 @@ fn mount_returns_once_ready_and_unmount_ends_the_daemon() {
 fn failures_are_reported_by_the_mount_command() {
     let (_rt, server) = start_server(small_server());
     let dir = tempfile::tempdir().unwrap();
+    let _cleanup = UnmountOnDrop(dir.path().to_path_buf());
     let log = dir.path().with_extension("log");
 
     let missing = dir.path().join("missing");
@@ -182,6 +195,7 @@ fn sigterm_with_a_read_in_flight_exits_and_unmounts() {
 fn unmount_with_a_read_in_flight_is_busy_unless_lazy() {
     let (_rt, server) = start_server(small_server());
     let dir = tempfile::tempdir().unwrap();
+    let _cleanup = UnmountOnDrop(dir.path().to_path_buf());
     let log = dir.path().with_extension("log");
     assert_ok(
         &mount_daemon(&server, dir.path(), &log, &["--read-ahead-blocks", "0"]),
@@ -210,6 +224,7 @@ fn a_killed_daemons_dead_mount_is_cleaned_up_by_the_next_mount() {
     let (rel, bytes) = text_file(&m.server);
     let (_rt2, server2) = start_server(small_server());
     let dir = m.kill_leaving_mount();
+    let _cleanup = UnmountOnDrop(dir.path().to_path_buf());
     let err = fs::read_dir(dir.path()).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::ENOTCONN), "{err}");
 
@@ -260,6 +275,7 @@ fn mount_t_weaverfs_and_fstab_lines_mount_through_the_helper() {
     let (_rt, server) = start_server(small_server());
     let (rel, bytes) = text_file(&server);
     let dir = tempfile::tempdir().unwrap();
+    let _cleanup = UnmountOnDrop(dir.path().to_path_buf());
     let log = dir.path().with_extension("log");
     let opts = format!(
         "ro,_netdev,noauto,users,cache_size=64M,block_size=256K,listing_ttl=5,uid=4321,\
@@ -394,6 +410,7 @@ fn an_unprivileged_user_mounts_reads_and_unmounts() {
     let (rel, bytes) = text_file(&server);
     let home = user_dir(uid, gid);
     let mnt = home.path().join("mnt");
+    let _cleanup = UnmountOnDrop(mnt.clone());
     let log = home.path().join("log");
     fs::create_dir(&mnt).unwrap();
     std::os::unix::fs::chown(&mnt, Some(uid), Some(gid)).unwrap();
@@ -481,6 +498,7 @@ fn a_mount_not_ready_in_30_s_fails_and_stops_its_daemon() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/weaver", silent.local_addr().unwrap());
     let dir = tempfile::tempdir().unwrap();
+    let _cleanup = UnmountOnDrop(dir.path().to_path_buf());
     let started = Instant::now();
     let out = weaverfs(&[
         "mount",
