@@ -24,7 +24,7 @@ server=$!
 for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
 url=$(cat "$work/url")
 
-/usr/bin/time -v -o "$work/time.txt" "$bin" mount "$url" "$mnt" --cache-size "$cache" 2>"$work/daemon.log" &
+/usr/bin/time -v -o "$work/time.txt" "$bin" mount "$url" "$mnt" --foreground --cache-size "$cache" 2>"$work/daemon.log" &
 daemon=$!
 for _ in $(seq 100); do mountpoint -q "$mnt" && break; sleep 0.1; done
 mountpoint -q "$mnt" || { cat "$work/daemon.log"; exit 1; }

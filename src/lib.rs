@@ -8,15 +8,21 @@
 //! - [`read`]: remote files: size probing, validated range requests, read-ahead;
 //! - [`fs`]: the filesystem operations as plain async functions returning plain structs;
 //! - [`fuse`]: the fuser adapter, which only translates requests and replies;
+//! - [`mount`], [`mountpoint`], [`daemon`], [`mount_helper`], [`logging`]: mounting, unmounting,
+//!   running in the background, the `mount.weaverfs` helper for mount(8), and where logs go;
 //! - [`server`]: the built-in sample server used by `weaverfs demo` and the tests.
 
 pub mod api;
 pub mod cache;
+pub mod daemon;
 pub mod error;
 pub mod fs;
 pub mod fuse;
 pub mod http;
+pub mod logging;
 pub mod mount;
+pub mod mount_helper;
+pub mod mountpoint;
 pub mod read;
 pub mod server;
 pub mod tree;

@@ -1,4 +1,7 @@
-//! The `weaverfs` command: `mount`, `demo` (mount the built-in sample server) and `serve`.
+//! The `weaverfs` command: `mount`, `unmount`, `demo` (mount the built-in sample server) and
+//! `serve`. Run as `mount.weaverfs` (a symlink), it is the helper mount(8) calls.
+
+mod cli;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,8 +11,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use url::Url;
 
+use cli::MountingArgs;
+use weaverfs::logging::{self, LogTarget};
 use weaverfs::mount::{mount_and_serve, MountConfig};
 use weaverfs::server::{ServerConfig, TestServer};
+use weaverfs::{daemon, mount_helper, mountpoint};
 
 #[derive(Parser)]
 #[command(
@@ -26,14 +32,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Mount a server: `weaverfs mount https://host/weaver /mnt/w`. Stays in the foreground;
-    /// Ctrl-C or SIGTERM unmounts.
+    /// Mount a server: `weaverfs mount https://host/weaver /mnt/w`. Returns once mounted and
+    /// serves in the background (or with --foreground, until Ctrl-C); `weaverfs unmount`,
+    /// SIGTERM or SIGINT unmounts.
     Mount {
         /// The server's URL, under which `/jobs` is served.
         url: Url,
         mountpoint: PathBuf,
         #[command(flatten)]
         opts: MountArgs,
+        #[command(flatten)]
+        mounting: MountingArgs,
+    },
+    /// Unmount a weaverfs (or any FUSE) mount; its daemon then exits.
+    Unmount {
+        mountpoint: PathBuf,
+        /// Detach it now even if files are open in it (they fail once the daemon exits).
+        #[arg(short = 'z', long)]
+        lazy: bool,
     },
     /// Start the built-in sample server and mount it (for a first look and for tests).
     Demo {
@@ -43,6 +59,8 @@ enum Command {
         addr: SocketAddr,
         #[command(flatten)]
         opts: MountArgs,
+        #[command(flatten)]
+        mounting: MountingArgs,
     },
     /// Run the built-in sample server only, until Ctrl-C.
     Serve {
@@ -169,20 +187,6 @@ impl MountArgs {
     }
 }
 
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "weaverfs=info",
-        1 => "weaverfs=debug",
-        _ => "weaverfs=trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -198,18 +202,27 @@ fn run(cli: Cli) -> Result<(), String> {
             url,
             mountpoint,
             opts,
-        } => mount_and_serve(&opts.config(url)?, &mountpoint, &rt),
+            mounting,
+        } => {
+            let mut cfg = opts.config(url)?;
+            mounting.apply(&mut cfg);
+            mount_and_serve(&cfg, &mountpoint, &rt)
+        }
+        Command::Unmount { mountpoint, lazy } => mountpoint::unmount(&mountpoint, lazy),
         Command::Demo {
             mountpoint,
             addr,
             opts,
+            mounting,
         } => {
             let server = rt
                 .block_on(TestServer::start_on(addr, ServerConfig::default()))
                 .map_err(|e| format!("cannot start the sample server on {addr}: {e}"))?;
-            eprintln!("weaverfs: sample server at {}", server.api_url());
+            tracing::info!("sample server at {}", server.api_url());
             let url = Url::parse(&server.api_url()).map_err(|e| e.to_string())?;
-            mount_and_serve(&opts.config(url)?, &mountpoint, &rt)
+            let mut cfg = opts.config(url)?;
+            mounting.apply(&mut cfg);
+            mount_and_serve(&cfg, &mountpoint, &rt)
         }
         Command::Serve {
             addr,
@@ -247,14 +260,54 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+/// The command line, translated first when run as the mount(8) helper.
+fn parse_cli() -> Cli {
+    let args: Vec<_> = std::env::args_os().collect();
+    if !args
+        .first()
+        .is_some_and(|a| mount_helper::is_helper_name(a))
+    {
+        return Cli::parse();
+    }
+    match mount_helper::translate(&args[1..]) {
+        Ok(mount_helper::Request::Mount(argv)) => Cli::parse_from(argv),
+        Ok(mount_helper::Request::Fake) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("mount.weaverfs: {e}");
+            std::process::exit(1)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     one_malloc_arena();
-    let cli = Cli::parse();
-    init_logging(cli.verbose);
-    match run(cli) {
+    let cli = parse_cli();
+    let mounting = match &cli.command {
+        Command::Mount { mounting, .. } | Command::Demo { mounting, .. } => Some(mounting.clone()),
+        _ => None,
+    };
+    if mounting.as_ref().is_some_and(|m| !m.foreground) {
+        if let Err(e) = daemon::detach() {
+            eprintln!("weaverfs: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let target = mounting
+        .as_ref()
+        .map_or(LogTarget::Stderr, |m| m.log_target());
+    let logs_to_stderr = matches!(target, LogTarget::Stderr);
+    let result = logging::init(cli.verbose, target).and_then(|()| run(cli));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("weaverfs: {e}");
+            if !logs_to_stderr {
+                tracing::error!("{e}");
+            }
+            if daemon::is_detached() {
+                daemon::report_failure(&e);
+            } else {
+                eprintln!("weaverfs: {e}");
+            }
             ExitCode::FAILURE
         }
     }

@@ -1,5 +1,5 @@
 //! Mounting: builds the core from the options, mounts it with fuser, tunes the kernel's
-//! read-ahead for the mount, and unmounts on Ctrl-C, SIGTERM or an external unmount.
+//! read-ahead for the mount, and unmounts on SIGINT, SIGTERM, SIGHUP or an external unmount.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use crate::cache::BlockCache;
 use crate::fs::WeaverFs;
 use crate::fuse::{FuseAdapter, Ownership, MAX_READ};
 use crate::http::{HttpClient, HttpOptions};
+use crate::mountpoint;
 use crate::read::Reader;
 use crate::tree::{Tree, TreeConfig};
 
@@ -28,6 +29,17 @@ pub struct MountConfig {
     pub read_ahead_blocks: u64,
     pub uid: u32,
     pub gid: u32,
+    pub access: Access,
+}
+
+/// Who may use the mount besides the user who mounted it (FUSE's allow_root / allow_other).
+/// The kernel still checks file modes (default_permissions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Access {
+    #[default]
+    Owner,
+    OwnerAndRoot,
+    Everyone,
 }
 
 impl MountConfig {
@@ -43,6 +55,7 @@ impl MountConfig {
             read_ahead_blocks: 8,
             uid,
             gid,
+            access: Access::Owner,
         }
     }
 }
@@ -65,24 +78,27 @@ pub fn build_fs(cfg: &MountConfig) -> Result<WeaverFs, String> {
     Ok(WeaverFs::new(Tree::new(api, cfg.tree.clone()), reader))
 }
 
-/// Mounts at `mountpoint` and serves until Ctrl-C, SIGTERM or an external unmount.
+/// How long an unmounted daemon waits for reads still in flight before it exits anyway (its
+/// exit closes /dev/fuse, which fails those reads with ENOTCONN).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Mounts at `mountpoint` and serves until SIGINT, SIGTERM, SIGHUP or an external unmount.
 pub fn mount_and_serve(
     cfg: &MountConfig,
     mountpoint: &Path,
     rt: &tokio::runtime::Runtime,
 ) -> Result<(), String> {
-    let meta = std::fs::metadata(mountpoint)
+    mountpoint::check_fuse_available(cfg.access != Access::Owner)?;
+    mountpoint::prepare(mountpoint)?;
+    let mountpoint = mountpoint
+        .canonicalize()
         .map_err(|e| format!("mountpoint {}: {e}", mountpoint.display()))?;
-    if !meta.is_dir() {
-        return Err(format!(
-            "mountpoint {} is not a directory",
-            mountpoint.display()
-        ));
-    }
     let fs = Arc::new(build_fs(cfg)?);
     if let Err(e) = rt.block_on(fs.tree().api().check()) {
         // Job ids may still resolve (a listing can be forbidden while jobs are readable).
-        eprintln!("weaverfs: warning: the server does not list jobs: {e}");
+        let note = format!("warning: the server does not list jobs: {e}");
+        tracing::warn!("{note}");
+        crate::daemon::report_note(&note);
     }
     let owner = Ownership {
         uid: cfg.uid,
@@ -100,50 +116,93 @@ pub fn mount_and_serve(
         fuser::MountOption::NoSuid,
         fuser::MountOption::DefaultPermissions,
     ];
-    let session = fuser::spawn_mount(adapter, mountpoint, &options)
+    options.acl = match cfg.access {
+        Access::Owner => fuser::SessionACL::Owner,
+        Access::OwnerAndRoot => fuser::SessionACL::RootAndOwner,
+        Access::Everyone => fuser::SessionACL::All,
+    };
+    let session = fuser::spawn_mount(adapter, &mountpoint, &options)
         .map_err(|e| format!("cannot mount at {}: {e}", mountpoint.display()))?;
-    raise_read_ahead(mountpoint);
-    eprintln!(
-        "weaverfs: {} mounted at {} (Ctrl-C to unmount)",
-        cfg.api_url,
+    let dev = std::fs::metadata(&mountpoint)
+        .map(|m| std::os::unix::fs::MetadataExt::dev(&m))
+        .map_err(|e| format!("mountpoint {} after mounting: {e}", mountpoint.display()))?;
+    raise_read_ahead(dev);
+    tracing::info!("{} mounted at {}", cfg.api_url, mountpoint.display());
+    crate::daemon::report_ready();
+    match rt.block_on(wait_for_end(&session, dev)) {
+        End::SessionEnded => return session.join().map_err(|e| e.to_string()),
+        End::Signal => {
+            tracing::info!("unmounting {}", mountpoint.display());
+            if let Err(e) = mountpoint::unmount(&mountpoint, false) {
+                tracing::info!("{e}; detaching it lazily");
+                mountpoint::unmount(&mountpoint, true)?;
+            }
+        }
+        End::Detached => tracing::info!("{} was unmounted lazily", mountpoint.display()),
+    }
+    let deadline = std::time::Instant::now() + DRAIN_TIMEOUT;
+    while !session.guard.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if session.guard.is_finished() {
+        return session.join().map_err(|e| e.to_string());
+    }
+    tracing::warn!(
+        "files are still open in the unmounted {}; exiting (their reads fail with ENOTCONN)",
         mountpoint.display()
     );
-    rt.block_on(wait_for_end(&session));
-    eprintln!("weaverfs: unmounting {}", mountpoint.display());
-    if !session.guard.is_finished() {
-        if let Err(e) = session.umount_and_join() {
-            return Err(format!("unmount of {}: {e}", mountpoint.display()));
-        }
-    }
+    // Dropping the session would try to unmount the path again, which may by now hold another
+    // mount; the process exit closes /dev/fuse instead.
+    std::mem::forget(session);
     Ok(())
 }
 
-/// Returns on Ctrl-C, SIGTERM, or when the session ends (someone ran `fusermount3 -u`).
-async fn wait_for_end(session: &fuser::BackgroundSession) {
+/// Why serving stopped.
+enum End {
+    /// SIGINT, SIGTERM or SIGHUP: we unmount.
+    Signal,
+    /// The kernel ended the session: someone unmounted it and nothing was open.
+    SessionEnded,
+    /// Someone unmounted it lazily while files stay open: the session lives on detached.
+    Detached,
+}
+
+async fn wait_for_end(session: &fuser::BackgroundSession, dev: u64) -> End {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut hup = signal(SignalKind::hangup()).ok();
+    let mut signals: Vec<_> = [
+        SignalKind::interrupt(),
+        SignalKind::terminate(),
+        SignalKind::hangup(),
+    ]
+    .into_iter()
+    .filter_map(|kind| signal(kind).ok())
+    .collect();
+    let any_signal = async {
+        if signals.is_empty() {
+            std::future::pending::<()>().await;
+        }
+        futures::future::select_all(signals.iter_mut().map(|s| Box::pin(s.recv()))).await;
+    };
     let ended = async {
-        while !session.guard.is_finished() {
+        loop {
             tokio::time::sleep(Duration::from_millis(200)).await;
+            if session.guard.is_finished() {
+                return End::SessionEnded;
+            }
+            if !mountpoint::device_attached(dev) {
+                return End::Detached;
+            }
         }
     };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
-        _ = async { match hup.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
-        _ = ended => {}
+        _ = any_signal => End::Signal,
+        end = ended => end,
     }
 }
 
 /// Lets the kernel send reads of up to 1 MiB, by raising the mount's bdi read_ahead_kb from
 /// 128. Best effort: it needs write access to sysfs (root).
-fn raise_read_ahead(mountpoint: &Path) {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = std::fs::metadata(mountpoint) else {
-        return;
-    };
-    let dev = meta.dev();
+fn raise_read_ahead(dev: u64) {
     let (major, minor) = (libc::major(dev), libc::minor(dev));
     let path = PathBuf::from(format!("/sys/class/bdi/{major}:{minor}/read_ahead_kb"));
     let kb = MAX_READ / 1024;

@@ -17,19 +17,16 @@ pub struct Mounted {
 }
 
 impl Mounted {
-    /// Starts a server with `cfg` and mounts it with the given extra `weaverfs mount` options.
+    /// Starts a server with `cfg` and mounts it with the given extra `weaverfs mount` options,
+    /// in the foreground (the test owns the process).
     pub fn start(cfg: ServerConfig, args: &[&str]) -> Mounted {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let server = rt.block_on(TestServer::start(cfg)).expect("server starts");
+        let (rt, server) = start_server(cfg);
         let dir = tempfile::tempdir().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_weaverfs"))
             .arg("mount")
             .arg(server.api_url())
             .arg(dir.path())
+            .arg("--foreground")
             .args(args)
             .stdin(Stdio::null())
             .spawn()
@@ -61,20 +58,37 @@ impl Mounted {
     }
 
     /// Sends SIGINT like Ctrl-C and waits for the process; the mount must be gone.
-    pub fn unmount(mut self) -> ExitStatus {
+    pub fn unmount(self) -> ExitStatus {
+        self.stop(libc::SIGINT)
+    }
+
+    /// Sends `signal` and waits (at most 20 s) for the process; the mount must be gone.
+    pub fn stop(mut self, signal: i32) -> ExitStatus {
         let mut child = self.child.take().unwrap();
         // SAFETY: plain kill(2) on our own child's pid.
-        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        unsafe { libc::kill(child.id() as i32, signal) };
         let deadline = Instant::now() + Duration::from_secs(20);
         let status = loop {
             if let Some(s) = child.try_wait().unwrap() {
                 break s;
             }
-            assert!(Instant::now() < deadline, "weaverfs did not exit on SIGINT");
+            assert!(
+                Instant::now() < deadline,
+                "weaverfs did not exit on signal {signal}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         assert!(!is_mounted(self.root()), "still mounted after exit");
         status
+    }
+
+    /// Kills the process with SIGKILL, leaving the mount behind (dead), and the directory.
+    pub fn kill_leaving_mount(mut self) -> tempfile::TempDir {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
     }
 }
 
@@ -90,6 +104,17 @@ impl Drop for Mounted {
                 .status();
         }
     }
+}
+
+/// A built-in server on its own runtime (which must outlive it).
+pub fn start_server(cfg: ServerConfig) -> (tokio::runtime::Runtime, TestServer) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(TestServer::start(cfg)).expect("server starts");
+    (rt, server)
 }
 
 /// Whether `path` is a mountpoint now (from /proc/self/mountinfo).
