@@ -8,6 +8,7 @@
 //! - [`read`]: remote files: size probing, validated range requests, read-ahead;
 //! - [`fs`]: the filesystem operations as plain async functions returning plain structs;
 //! - [`fuse`]: the fuser adapter, which only translates requests and replies;
+//! - [`get`]: `weaverfs get`, a job's tree written to disk through the same core;
 //! - [`server`]: the built-in sample server used by `weaverfs demo` and the tests.
 
 pub mod api;
@@ -15,6 +16,7 @@ pub mod cache;
 pub mod error;
 pub mod fs;
 pub mod fuse;
+pub mod get;
 pub mod http;
 pub mod mount;
 pub mod read;

@@ -1,4 +1,5 @@
-//! The `weaverfs` command: `mount`, `demo` (mount the built-in sample server) and `serve`.
+//! The `weaverfs` command: `mount`, `get` (a job to a directory, without FUSE), `demo` (mount
+//! the built-in sample server) and `serve`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use url::Url;
 
+use weaverfs::get::{GetOptions, ProgressMode};
 use weaverfs::mount::{mount_and_serve, MountConfig};
 use weaverfs::server::{ServerConfig, TestServer};
 
@@ -41,6 +43,30 @@ enum Command {
         /// Address of the sample server.
         #[arg(long, default_value = "127.0.0.1:0")]
         addr: SocketAddr,
+        #[command(flatten)]
+        opts: MountArgs,
+    },
+    /// Write a job's results (outputs and `.job/`) to a directory, as the mount shows them,
+    /// without FUSE. Resumes an interrupted run; exits non-zero naming what failed.
+    Get {
+        /// The server's URL, under which `/jobs` is served.
+        url: Url,
+        job: String,
+        /// The directory to write the job's tree into (default: ./JOB).
+        #[arg(short = 'o', long = "output")]
+        out_dir: Option<PathBuf>,
+        /// Files fetched at once.
+        #[arg(long, default_value_t = 4)]
+        parallel_files: usize,
+        /// Range requests in flight per file.
+        #[arg(long, default_value_t = 8)]
+        parallel_ranges: usize,
+        /// No progress bars, even on a terminal.
+        #[arg(short, long, conflicts_with = "progress")]
+        quiet: bool,
+        /// Progress bars even when stderr is not a terminal.
+        #[arg(long)]
+        progress: bool,
         #[command(flatten)]
         opts: MountArgs,
     },
@@ -210,6 +236,30 @@ fn run(cli: Cli) -> Result<(), String> {
             eprintln!("weaverfs: sample server at {}", server.api_url());
             let url = Url::parse(&server.api_url()).map_err(|e| e.to_string())?;
             mount_and_serve(&opts.config(url)?, &mountpoint, &rt)
+        }
+        Command::Get {
+            url,
+            job,
+            out_dir,
+            parallel_files,
+            parallel_ranges,
+            quiet,
+            progress,
+            opts,
+        } => {
+            let progress = match (quiet, progress) {
+                (true, _) => ProgressMode::Never,
+                (_, true) => ProgressMode::Always,
+                _ => ProgressMode::Auto,
+            };
+            let get = GetOptions {
+                out_dir: out_dir.unwrap_or_else(|| PathBuf::from(&job)),
+                job,
+                files: parallel_files,
+                ranges: parallel_ranges,
+                progress,
+            };
+            weaverfs::get::run(&opts.config(url)?, &get, &rt)
         }
         Command::Serve {
             addr,
