@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use crate::error::{FsError, Result};
-use crate::fs::WeaverFs;
+use crate::fs::{DirEntry, WeaverFs};
 use crate::tree::ROOT_INO;
 
 /// A file or directory under the job's directory.
@@ -44,9 +44,9 @@ pub async fn walk_job(fs: &WeaverFs, job: &str) -> Result<Walked> {
         job_mtime: fs.getattr(attr.ino).await.ok().map(|a| a.mtime),
         ..Default::default()
     };
-    let mut pending: Vec<(PathBuf, Vec<(String, u64, bool)>)> = vec![(PathBuf::new(), top)];
+    let mut pending: Vec<(PathBuf, Vec<DirEntry>)> = vec![(PathBuf::new(), top)];
     while let Some((dir, children)) = pending.pop() {
-        for (name, ino, is_dir) in children {
+        for DirEntry { name, ino, is_dir } in children {
             let rel = dir.join(&name);
             if !is_plain_name(&name) {
                 let why = FsError::Io(format!("unsafe entry name {name:?}"));
@@ -78,15 +78,15 @@ pub async fn walk_job(fs: &WeaverFs, job: &str) -> Result<Walked> {
     Ok(walked)
 }
 
-/// The entries of a directory (name, inode, is a directory), without `.` and `..`.
-async fn list(fs: &WeaverFs, ino: u64) -> Result<Vec<(String, u64, bool)>> {
+/// The entries of a directory, without `.` and `..`.
+async fn list(fs: &WeaverFs, ino: u64) -> Result<Vec<DirEntry>> {
     let fh = fs.opendir(ino).await?;
     let entries = fs.readdir(fh);
     fs.release(fh);
     Ok(entries?
         .iter()
         .filter(|e| e.name != "." && e.name != "..")
-        .map(|e| (e.name.clone(), e.ino, e.is_dir))
+        .cloned()
         .collect())
 }
 
