@@ -29,10 +29,9 @@ pub struct Progress {
     enabled: bool,
 }
 
-const FILE_TEMPLATE: &str =
+/// Name, bar, bytes done and to do, rate, time left.
+const TEMPLATE: &str =
     "{prefix:30!} {bar:25} {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} {eta:>4}";
-const TOTAL_TEMPLATE: &str =
-    "{prefix:30!} {bar:25} {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} {eta:>4} {msg}";
 
 impl Progress {
     pub fn new(mode: ProgressMode) -> Self {
@@ -45,7 +44,7 @@ impl Progress {
         let multi = MultiProgress::with_draw_target(target);
         let total = multi.add(
             ProgressBar::new(0)
-                .with_style(style(TOTAL_TEMPLATE))
+                .with_style(style(TEMPLATE))
                 .with_prefix("total"),
         );
         Progress {
@@ -53,10 +52,6 @@ impl Progress {
             total,
             enabled,
         }
-    }
-
-    pub fn enabled(&self) -> bool {
-        self.enabled
     }
 
     /// Adds `bytes` to the total to fetch.
@@ -69,7 +64,7 @@ impl Progress {
         let bar = self.multi.insert_before(
             &self.total,
             ProgressBar::new(size)
-                .with_style(style(FILE_TEMPLATE))
+                .with_style(style(TEMPLATE))
                 .with_prefix(name.to_string()),
         );
         FileBar {
@@ -77,15 +72,6 @@ impl Progress {
             total: self.total.clone(),
             multi: self.multi.clone(),
         }
-    }
-
-    /// Counts bytes that need no download (already there).
-    pub fn skip(&self, bytes: u64) {
-        self.total.inc(bytes);
-    }
-
-    pub fn set_message(&self, msg: String) {
-        self.total.set_message(msg);
     }
 
     pub fn finish(&self) {
