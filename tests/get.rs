@@ -275,3 +275,25 @@ fn failures_exit_non_zero_and_are_named() {
     );
     assert!(!out.path().join("output_big.dat").exists());
 }
+
+#[test]
+fn progress_is_drawn_when_asked_and_a_rerun_skips_complete_files() {
+    let (_rt, server) = start_server(ServerConfig {
+        big_file_size: 2 << 20,
+        ..Default::default()
+    });
+    let out = tempfile::tempdir().unwrap();
+    let run = get(&server, FILES, out.path(), &["--progress"]);
+    assert!(run.status.success(), "{run:?}");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("total"), "{stderr}");
+    assert!(stderr.contains("2.00 MiB"), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.contains("0 already there"), "{last}");
+
+    let run = get(&server, FILES, out.path(), &["--progress"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    // The nine href files are there; literals and .job/ documents are written again.
+    assert!(last.contains(" 9 already there"), "{last}");
+}

@@ -36,10 +36,14 @@ const TEMPLATE: &str =
 impl Progress {
     pub fn new(mode: ProgressMode) -> Self {
         let enabled = mode.enabled();
-        let target = if enabled {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
+        let target = match mode {
+            ProgressMode::Never => ProgressDrawTarget::hidden(),
+            ProgressMode::Auto => ProgressDrawTarget::stderr(),
+            // indicatif hides bars off a terminal unless drawn to it as a plain `TermLike`.
+            ProgressMode::Always => ProgressDrawTarget::term_like_with_hz(
+                Box::new(console::Term::buffered_stderr()),
+                20,
+            ),
         };
         let multi = MultiProgress::with_draw_target(target);
         let total = multi.add(
