@@ -10,6 +10,7 @@
 //! - [`fuse`]: the fuser adapter, which only translates requests and replies;
 //! - [`mount`], [`mountpoint`], [`daemon`], [`mount_helper`], [`logging`]: mounting, unmounting,
 //!   running in the background, the `mount.weaverfs` helper for mount(8), and where logs go;
+//! - [`get`]: `weaverfs get`, a job's tree written to disk through the same core;
 //! - [`server`]: the built-in sample server used by `weaverfs demo` and the tests.
 
 pub mod api;
@@ -18,6 +19,7 @@ pub mod daemon;
 pub mod error;
 pub mod fs;
 pub mod fuse;
+pub mod get;
 pub mod http;
 pub mod logging;
 pub mod mount;

@@ -1,5 +1,6 @@
-//! The `weaverfs` command: `mount`, `unmount`, `demo` (mount the built-in sample server) and
-//! `serve`. Run as `mount.weaverfs` (a symlink), it is the helper mount(8) calls.
+//! The `weaverfs` command: `mount`, `unmount`, `get` (a job to a directory, without FUSE), `demo`
+//! (mount the built-in sample server) and `serve`. Run as `mount.weaverfs` (a symlink), it is the
+//! helper mount(8) calls.
 
 mod cli;
 
@@ -12,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use url::Url;
 
 use cli::MountingArgs;
+use weaverfs::get::{GetOptions, ProgressMode};
 use weaverfs::logging::{self, LogTarget};
 use weaverfs::mount::{mount_and_serve, MountConfig};
 use weaverfs::server::{ServerConfig, TestServer};
@@ -61,6 +63,30 @@ enum Command {
         opts: MountArgs,
         #[command(flatten)]
         mounting: MountingArgs,
+    },
+    /// Write a job's results (outputs and `.job/`) to a directory, as the mount shows them,
+    /// without FUSE. Resumes an interrupted run; exits non-zero naming what failed.
+    Get {
+        /// The server's URL, under which `/jobs` is served.
+        url: Url,
+        job: String,
+        /// The directory to write the job's tree into (default: ./JOB).
+        #[arg(short = 'o', long = "output")]
+        out_dir: Option<PathBuf>,
+        /// Files fetched at once.
+        #[arg(long, default_value_t = 4)]
+        parallel_files: usize,
+        /// Range requests in flight per file.
+        #[arg(long, default_value_t = 8)]
+        parallel_ranges: usize,
+        /// No progress bars, even on a terminal.
+        #[arg(short, long, conflicts_with = "progress")]
+        quiet: bool,
+        /// Progress bars even when stderr is not a terminal.
+        #[arg(long)]
+        progress: bool,
+        #[command(flatten)]
+        opts: MountArgs,
     },
     /// Run the built-in sample server only, until Ctrl-C.
     Serve {
@@ -223,6 +249,30 @@ fn run(cli: Cli) -> Result<(), String> {
             let mut cfg = opts.config(url)?;
             mounting.apply(&mut cfg);
             mount_and_serve(&cfg, &mountpoint, &rt)
+        }
+        Command::Get {
+            url,
+            job,
+            out_dir,
+            parallel_files,
+            parallel_ranges,
+            quiet,
+            progress,
+            opts,
+        } => {
+            let progress = match (quiet, progress) {
+                (true, _) => ProgressMode::Never,
+                (_, true) => ProgressMode::Always,
+                _ => ProgressMode::Auto,
+            };
+            let get = GetOptions {
+                out_dir: out_dir.unwrap_or_else(|| PathBuf::from(&job)),
+                job,
+                files: parallel_files,
+                ranges: parallel_ranges,
+                progress,
+            };
+            weaverfs::get::run(&opts.config(url)?, &get, &rt)
         }
         Command::Serve {
             addr,

@@ -60,6 +60,10 @@ impl Reader {
         &self.cache
     }
 
+    pub fn block_size(&self) -> u64 {
+        self.block_size
+    }
+
     /// Up to `size` bytes at `offset`; fewer only at the end of the file.
     ///
     /// Sequential readers get whole blocks and a growing read-ahead. A random read, and the

@@ -155,3 +155,15 @@ pub fn run(cmd: &str, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The built-in server alone, on a runtime of its own, for tests that run the binary without a
+/// mount.
+pub fn start_server(cfg: ServerConfig) -> (tokio::runtime::Runtime, TestServer) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(TestServer::start(cfg)).expect("server starts");
+    (rt, server)
+}
