@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use url::Url;
 
+use weaverfs::auth::args::AuthArgs;
 use weaverfs::mount::{mount_and_serve, MountConfig};
 use weaverfs::server::{ServerConfig, TestServer};
 
@@ -29,8 +29,9 @@ enum Command {
     /// Mount a server: `weaverfs mount https://host/weaver /mnt/w`. Stays in the foreground;
     /// Ctrl-C or SIGTERM unmounts.
     Mount {
-        /// The server's URL, under which `/jobs` is served.
-        url: Url,
+        /// The server's URL, under which `/jobs` is served, or a server named in the config file.
+        #[arg(value_name = "URL|NAME")]
+        source: String,
         mountpoint: PathBuf,
         #[command(flatten)]
         opts: MountArgs,
@@ -94,12 +95,8 @@ struct MountArgs {
     /// Keep bare output ids as file names (no extension added).
     #[arg(long)]
     plain_names: bool,
-    /// An HTTP header for the API's origin, `Name: value` (repeatable).
-    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
-    headers: Vec<String>,
-    /// A file holding a bearer token (or set WEAVERFS_TOKEN).
-    #[arg(long)]
-    token_file: Option<PathBuf>,
+    #[command(flatten)]
+    auth: AuthArgs,
     /// Seconds to wait for a connection.
     #[arg(long, default_value_t = 10)]
     connect_timeout: u64,
@@ -136,8 +133,11 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 impl MountArgs {
-    fn config(&self, url: Url) -> Result<MountConfig, String> {
-        let mut cfg = MountConfig::new(url);
+    fn config(&self, source: &str) -> Result<MountConfig, String> {
+        let resolved = self.auth.resolve(source)?;
+        let mut cfg = MountConfig::new(resolved.url);
+        cfg.http.auth = resolved.auth;
+        cfg.http.tls = resolved.tls;
         cfg.cache_size = self.cache_size;
         cfg.block_size = self.block_size;
         cfg.read_ahead_blocks = self.read_ahead_blocks;
@@ -147,24 +147,6 @@ impl MountArgs {
         cfg.tree.plain_names = self.plain_names;
         cfg.http.connect_timeout = Duration::from_secs(self.connect_timeout);
         cfg.http.read_timeout = Duration::from_secs(self.read_timeout);
-        for h in &self.headers {
-            let (name, value) = h
-                .split_once(':')
-                .ok_or_else(|| format!("--header {h:?} is not `Name: value`"))?;
-            cfg.http
-                .headers
-                .push((name.trim().into(), value.trim().into()));
-        }
-        cfg.http.token = match (&self.token_file, std::env::var("WEAVERFS_TOKEN")) {
-            (Some(path), _) => Some(
-                std::fs::read_to_string(path)
-                    .map_err(|e| format!("token file {}: {e}", path.display()))?
-                    .trim()
-                    .to_string(),
-            ),
-            (None, Ok(token)) if !token.trim().is_empty() => Some(token.trim().to_string()),
-            _ => None,
-        };
         Ok(cfg)
     }
 }
@@ -195,10 +177,10 @@ fn run(cli: Cli) -> Result<(), String> {
     let rt = runtime();
     match cli.command {
         Command::Mount {
-            url,
+            source,
             mountpoint,
             opts,
-        } => mount_and_serve(&opts.config(url)?, &mountpoint, &rt),
+        } => mount_and_serve(&opts.config(&source)?, &mountpoint, &rt),
         Command::Demo {
             mountpoint,
             addr,
@@ -208,8 +190,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 .block_on(TestServer::start_on(addr, ServerConfig::default()))
                 .map_err(|e| format!("cannot start the sample server on {addr}: {e}"))?;
             eprintln!("weaverfs: sample server at {}", server.api_url());
-            let url = Url::parse(&server.api_url()).map_err(|e| e.to_string())?;
-            mount_and_serve(&opts.config(url)?, &mountpoint, &rt)
+            mount_and_serve(&opts.config(&server.api_url())?, &mountpoint, &rt)
         }
         Command::Serve {
             addr,
