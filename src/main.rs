@@ -207,6 +207,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 big_file_size,
                 extra_jobs,
                 jobs_dir,
+                ..ServerConfig::default()
             };
             rt.block_on(async {
                 let server = TestServer::start_on(addr, cfg)
