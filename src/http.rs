@@ -82,9 +82,7 @@ impl HttpClient {
             resp.status(),
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
         );
-        if refused
-            && self.auth.applies_to(resp.url())
-            && self.auth.renew(&self.client, seen).await
+        if refused && self.auth.applies_to(resp.url()) && self.auth.renew(&self.client, seen).await
         {
             tracing::debug!("{what}: {} with old credentials; retrying", resp.status());
             return self.send_once(method, url, headers, what).await;

@@ -81,7 +81,8 @@ pub fn mount_and_serve(
     }
     let fs = Arc::new(build_fs(cfg)?);
     let http = fs.tree().api().http();
-    rt.block_on(http.authenticate()).map_err(|e| e.to_string())?;
+    rt.block_on(http.authenticate())
+        .map_err(|e| e.to_string())?;
     if let Err(e) = rt.block_on(fs.tree().api().check()) {
         if e.to_string().contains(crate::tls::UNTRUSTED) {
             return Err(e.to_string());

@@ -114,7 +114,12 @@ impl AuthArgs {
                 cookies::parse_pairs(c.expose()).map_err(|e| format!("config `cookie`: {e}"))?;
         }
         auth.cookie_file = self.cookie_file.clone().or(server.cookie_file.clone());
-        auth.netrc = match (&self.netrc_file, self.netrc, &server.netrc_file, server.netrc) {
+        auth.netrc = match (
+            &self.netrc_file,
+            self.netrc,
+            &server.netrc_file,
+            server.netrc,
+        ) {
             (Some(path), ..) => Some(path.clone()),
             (None, true, ..) | (None, false, None, true) => {
                 Some(config::expand_home("~/.netrc".as_ref()))
@@ -182,7 +187,11 @@ impl AuthArgs {
 
     /// The password of `user`: its file, the config file, else a prompt on the terminal.
     fn password(&self, server: &Server, user: &str, host: &str) -> Result<Secret, String> {
-        if let Some(path) = self.password_file.as_ref().or(server.password_file.as_ref()) {
+        if let Some(path) = self
+            .password_file
+            .as_ref()
+            .or(server.password_file.as_ref())
+        {
             let text = secret::read_private(path)?;
             // One line: a trailing newline is not part of the password.
             let line = text.expose().lines().next().unwrap_or("").to_string();

@@ -150,12 +150,18 @@ ca_cert = "~/lab-ca.pem"
         let config = parse(EXAMPLE).unwrap();
         let pavics = &config.servers["pavics"];
         assert_eq!(pavics.user.as_deref(), Some("alice"));
-        assert!(!pavics.holds_secrets(), "a password file is not a secret itself");
+        assert!(
+            !pavics.holds_secrets(),
+            "a password file is not a secret itself"
+        );
         let lab = &config.servers["lab"];
         assert_eq!(lab.token.as_ref().unwrap().expose(), "s3cret-token");
         assert_eq!(lab.headers["X-Api-Key"].expose(), "k1");
         assert!(lab.holds_secrets());
-        assert!(!format!("{lab:?}").contains("s3cret"), "Debug hides secrets");
+        assert!(
+            !format!("{lab:?}").contains("s3cret"),
+            "Debug hides secrets"
+        );
     }
 
     #[test]

@@ -119,14 +119,20 @@ mod tests {
         let cookies = parse_netscape(text).unwrap();
         assert_eq!(cookies.len(), 2);
         let (session, tkt) = (&cookies[0], &cookies[1]);
-        assert_eq!((session.name.as_str(), session.value.as_str()), ("session", "abc"));
+        assert_eq!(
+            (session.name.as_str(), session.value.as_str()),
+            ("session", "abc")
+        );
         assert!(session.matches(&url("http://example.org/x")));
         assert!(session.matches(&url("http://files.example.org/wpsoutputs/a")));
         assert!(!session.matches(&url("http://badexample.org/")));
         assert_eq!(tkt.value, "\"x!y\"");
         assert!(tkt.matches(&url("https://api.example.org/weaver/jobs")));
         assert!(tkt.matches(&url("https://api.example.org/weaver")));
-        assert!(!tkt.matches(&url("http://api.example.org/weaver/jobs")), "secure");
+        assert!(
+            !tkt.matches(&url("http://api.example.org/weaver/jobs")),
+            "secure"
+        );
         assert!(!tkt.matches(&url("https://api.example.org/weaverx")));
         assert!(!tkt.matches(&url("https://files.example.org/weaver/jobs")));
     }

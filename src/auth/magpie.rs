@@ -66,7 +66,10 @@ impl Magpie {
     }
 
     fn current(&self) -> Option<Secret> {
-        self.ticket.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.ticket
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// `POST {magpie}/signin`; keeps and returns the ticket. Errors name the user and URL,
@@ -102,9 +105,11 @@ impl Magpie {
                 *self.ticket.write().unwrap_or_else(|e| e.into_inner()) = Some(t.clone());
                 Ok(t)
             }
-            _ if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => Err(
-                FsError::Denied(format!("{what}: {status}: check the user name and password")),
-            ),
+            _ if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
+                Err(FsError::Denied(format!(
+                    "{what}: {status}: check the user name and password"
+                )))
+            }
             _ => Err(FsError::Io(format!(
                 "{what}: {status} without a `{}` cookie",
                 self.opts.cookie_name

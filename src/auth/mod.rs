@@ -169,9 +169,11 @@ impl Credentials {
             opts.netrc.is_some(),
         ];
         if authorizations.iter().filter(|&&a| a).count() > 1 {
-            return Err("more than one Authorization given (a header, a token, a user or a \
+            return Err(
+                "more than one Authorization given (a header, a token, a user or a \
                         netrc file): choose one"
-                .into());
+                    .into(),
+            );
         }
         Ok(Credentials {
             origins,

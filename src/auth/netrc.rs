@@ -83,7 +83,10 @@ mod tests {
         let alice = lookup(TEXT, "API.example.org").unwrap().unwrap();
         assert_eq!(alice.user, "alice");
         assert_eq!(alice.password.expose(), "s3cret");
-        assert_eq!(lookup(TEXT, "files.example.org").unwrap().unwrap().user, "bob");
+        assert_eq!(
+            lookup(TEXT, "files.example.org").unwrap().unwrap().user,
+            "bob"
+        );
         assert_eq!(lookup(TEXT, "other.org").unwrap().unwrap().user, "anon");
         let no_default = "machine a login u password p";
         assert_eq!(lookup(no_default, "b").unwrap(), None);

@@ -59,7 +59,10 @@ impl AuthState {
 
     /// Forgets every issued ticket, as when Magpie's tickets time out.
     pub(crate) fn expire_tickets(&self) {
-        self.tickets.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.tickets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Successful sign-ins so far.
@@ -112,7 +115,9 @@ pub(crate) async fn guard(State(shared): State<Arc<Shared>>, req: Request, next:
     let basic_ok = required.basic.is_some() && basic_of(headers) == required.basic;
     let ticket = ticket_of(headers);
     let ticket_ok = required.magpie.is_some()
-        && ticket.as_deref().is_some_and(|t| shared.auth.valid_ticket(t));
+        && ticket
+            .as_deref()
+            .is_some_and(|t| shared.auth.valid_ticket(t));
     if bearer_ok || basic_ok || ticket_ok {
         return next.run(req).await;
     }

@@ -616,7 +616,10 @@ async fn protection_like_twitcher_and_magpie() {
     let pair = set_cookie.split(';').next().unwrap().to_string();
     assert!(pair.starts_with("auth_tkt=\""), "{pair}");
     let with_ticket = |url: &str| c.get(url).header(header::COOKIE, format!("x=1; {pair}"));
-    assert_eq!(with_ticket(&jobs).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        with_ticket(&jobs).send().await.unwrap().status(),
+        StatusCode::OK
+    );
     srv.expire_tickets();
     assert_eq!(
         with_ticket(&file).send().await.unwrap().status(),

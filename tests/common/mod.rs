@@ -14,34 +14,78 @@ pub struct Mounted {
     pub server: TestServer,
     pub dir: tempfile::TempDir,
     child: Option<Child>,
+    /// stderr of a mount started with [`Mounted::mount`].
+    log: tempfile::NamedTempFile,
 }
 
 impl Mounted {
     /// Starts a server with `cfg` and mounts it with the given extra `weaverfs mount` options.
     pub fn start(cfg: ServerConfig, args: &[&str]) -> Mounted {
+        let mut m = Mounted::serve(cfg);
+        let mut cmd = m.command(&m.server.api_url(), args, &[]);
+        m.child = Some(cmd.spawn().expect("weaverfs runs"));
+        m.wait_mounted();
+        m
+    }
+
+    /// Starts a server with `cfg` only; [`Mounted::mount`] mounts it.
+    pub fn serve(cfg: ServerConfig) -> Mounted {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
         let server = rt.block_on(TestServer::start(cfg)).expect("server starts");
-        let dir = tempfile::tempdir().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_weaverfs"))
-            .arg("mount")
-            .arg(server.api_url())
-            .arg(dir.path())
-            .args(args)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("weaverfs runs");
-        let m = Mounted {
+        Mounted {
             rt,
             server,
-            dir,
-            child: Some(child),
-        };
-        m.wait_mounted();
-        m
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+            log: tempfile::NamedTempFile::new().unwrap(),
+        }
+    }
+
+    /// `weaverfs mount SOURCE DIR ARGS` with extra environment variables.
+    fn command(&self, source: &str, args: &[&str], envs: &[(&str, &str)]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weaverfs"));
+        cmd.arg("mount")
+            .arg(source)
+            .arg(self.dir.path())
+            .args(args)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Mounts `source` (a URL or a configured name) with options and environment variables,
+    /// its stderr going to [`Mounted::log`], and waits for the mount.
+    pub fn mount(&mut self, source: &str, args: &[&str], envs: &[(&str, &str)]) {
+        let mut cmd = self.command(source, args, envs);
+        cmd.stderr(self.log.reopen().unwrap());
+        self.child = Some(cmd.spawn().expect("weaverfs runs"));
+        self.wait_mounted();
+    }
+
+    /// Runs `weaverfs mount` expecting it to fail at start; returns its stderr.
+    pub fn mount_fails(&self, source: &str, args: &[&str], envs: &[(&str, &str)]) -> String {
+        let out = self
+            .command(source, args, envs)
+            .output()
+            .expect("weaverfs runs");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "the mount started: {stderr}");
+        assert!(!is_mounted(self.root()), "mounted: {stderr}");
+        stderr
+    }
+
+    /// What a mount started with [`Mounted::mount`] wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap()
+    }
+
+    /// The running weaverfs process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("mounted").id()
     }
 
     pub fn root(&self) -> &Path {
@@ -52,9 +96,15 @@ impl Mounted {
         self.dir.path().join(rel)
     }
 
-    fn wait_mounted(&self) {
+    fn wait_mounted(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !is_mounted(self.root()) {
+            let exited = self.child.as_mut().and_then(|c| c.try_wait().unwrap());
+            assert!(
+                exited.is_none(),
+                "weaverfs exited: {exited:?} {}",
+                self.log()
+            );
             assert!(Instant::now() < deadline, "the mount did not appear");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -62,6 +112,11 @@ impl Mounted {
 
     /// Sends SIGINT like Ctrl-C and waits for the process; the mount must be gone.
     pub fn unmount(mut self) -> ExitStatus {
+        self.stop()
+    }
+
+    /// [`Mounted::unmount`] keeping the server and the log.
+    pub fn stop(&mut self) -> ExitStatus {
         let mut child = self.child.take().unwrap();
         // SAFETY: plain kill(2) on our own child's pid.
         unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
