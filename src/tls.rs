@@ -44,22 +44,41 @@ pub fn configure(mut builder: ClientBuilder, opts: &TlsOptions) -> Result<Client
 pub fn certificate_advice(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut next = Some(e);
     while let Some(err) = next {
-        // An io::Error hides what it wraps from `source()`: look inside it too.
-        let inner = err
+        if let Some(rustls::Error::InvalidCertificate(why)) = err.downcast_ref::<rustls::Error>() {
+            return Some(format!(
+                "{UNTRUSTED} ({why:?}): give its CA with --ca-cert FILE (PEM), or, to accept \
+                 any certificate, --insecure"
+            ));
+        }
+        // An io::Error hides what it wraps from `source()` (and may wrap another io::Error).
+        next = match err
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
-            .map(|i| i as &(dyn std::error::Error + 'static));
-        for candidate in [Some(err), inner].into_iter().flatten() {
-            if let Some(rustls::Error::InvalidCertificate(why)) =
-                candidate.downcast_ref::<rustls::Error>()
-            {
-                return Some(format!(
-                    "{UNTRUSTED} ({why:?}): give its CA with --ca-cert FILE (PEM), or, to \
-                     accept any certificate, --insecure"
-                ));
-            }
-        }
-        next = err.source();
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    #[test]
+    fn certificate_errors_are_found_inside_nested_io_errors() {
+        // As hyper-rustls and hyper-util wrap them.
+        let cert = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let nested = io::Error::other(io::Error::new(io::ErrorKind::InvalidData, cert));
+        let advice = certificate_advice(&nested).unwrap();
+        assert!(
+            advice.starts_with(UNTRUSTED) && advice.contains("UnknownIssuer"),
+            "{advice}"
+        );
+        assert!(advice.contains("--ca-cert") && advice.contains("--insecure"));
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert_eq!(certificate_advice(&io::Error::other(refused)), None);
+    }
 }

@@ -68,13 +68,30 @@ impl Mounted {
 
     /// Runs `weaverfs mount` expecting it to fail at start; returns its stderr.
     pub fn mount_fails(&self, source: &str, args: &[&str], envs: &[(&str, &str)]) -> String {
-        let out = self
-            .command(source, args, envs)
-            .output()
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let mut cmd = self.command(source, args, envs);
+        let mut child = cmd
+            .stderr(log.reopen().unwrap())
+            .spawn()
             .expect("weaverfs runs");
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(!out.status.success(), "the mount started: {stderr}");
-        assert!(!is_mounted(self.root()), "mounted: {stderr}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if is_mounted(self.root()) || Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = Command::new("fusermount3")
+                    .arg("-uz")
+                    .arg(self.root())
+                    .status();
+                panic!("the mount started: {}", fs_read(log.path()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let stderr = fs_read(log.path());
+        assert!(!status.success(), "weaverfs succeeded: {stderr}");
         stderr
     }
 
@@ -145,6 +162,10 @@ impl Drop for Mounted {
                 .status();
         }
     }
+}
+
+fn fs_read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
 }
 
 /// Whether `path` is a mountpoint now (from /proc/self/mountinfo).
