@@ -175,7 +175,7 @@ pub(crate) async fn signin(
     // Shaped like Magpie's tickets: quoted, with a userid type suffix.
     let ticket = format!(
         "\"{:016x}{n:08x}!userid_type:int\"",
-        std::process::id() as u64 * 0x9e37_79b9 ^ n
+        (u64::from(std::process::id()) * 0x9e37_79b9) ^ n
     );
     shared
         .auth
