@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use url::Url;
 
 use weaverfs::auth::args::AuthArgs;
 use weaverfs::mount::{mount_and_serve, MountConfig};
