@@ -423,3 +423,41 @@ fn servers_named_in_the_config_file() {
     m.mount("b", &["--config", other.to_str().unwrap()], &[]);
     read_output(&m, "output_text.txt", "output_text/result.txt");
 }
+
+#[test]
+fn the_password_is_asked_for_on_the_terminal() {
+    use std::io::{Read, Write};
+    let mut m = Mounted::serve(protected(ServerAuth {
+        basic: Some(("bob".into(), "pw-9".into())),
+        ..ServerAuth::default()
+    }));
+    // `script` gives weaverfs a terminal, as a person at a shell would have.
+    let mount = m.command(&m.server.api_url(), &["--user", "bob"], &[]);
+    let line = format!("{mount:?}").replace('"', "");
+    let mut child = std::process::Command::new("script")
+        .args(["-qe", "--echo", "never", "-c", &line, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script runs");
+    let mut terminal = child.stdout.take().unwrap();
+    let mut shown = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&shown).contains("Password for bob at 127.0.0.1: ") {
+        let n = terminal.read(&mut buf).unwrap();
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&shown));
+        shown.extend_from_slice(&buf[..n]);
+    }
+    // The prompt is printed just before echo is turned off: let that happen before typing.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.stdin.take().unwrap().write_all(b"pw-9\n").unwrap();
+    m.adopt(child);
+    read_output(&m, "output_text.txt", "output_text/result.txt");
+    common::run("fusermount3", &["-u", m.root().to_str().unwrap()]);
+    let mut rest = Vec::new();
+    let _ = terminal.read_to_end(&mut rest);
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("pw-9"),
+        "the password was echoed"
+    );
+}

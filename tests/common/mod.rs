@@ -46,7 +46,7 @@ impl Mounted {
     }
 
     /// `weaverfs mount SOURCE DIR ARGS` with extra environment variables.
-    fn command(&self, source: &str, args: &[&str], envs: &[(&str, &str)]) -> Command {
+    pub fn command(&self, source: &str, args: &[&str], envs: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_weaverfs"));
         cmd.arg("mount")
             .arg(source)
@@ -63,6 +63,13 @@ impl Mounted {
         let mut cmd = self.command(source, args, envs);
         cmd.stderr(self.log.reopen().unwrap());
         self.child = Some(cmd.spawn().expect("weaverfs runs"));
+        self.wait_mounted();
+    }
+
+    /// Waits for the mount made by `child` (a `weaverfs mount` run some other way), which is
+    /// then ended like any other.
+    pub fn adopt(&mut self, child: Child) {
+        self.child = Some(child);
         self.wait_mounted();
     }
 
