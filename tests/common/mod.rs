@@ -152,7 +152,11 @@ impl Mounted {
             assert!(Instant::now() < deadline, "weaverfs did not exit on SIGINT");
             std::thread::sleep(Duration::from_millis(50));
         };
-        assert!(!is_mounted(self.root()), "still mounted after exit");
+        assert!(
+            !is_mounted(self.root()),
+            "still mounted after exit ({status}): {}",
+            self.log()
+        );
         status
     }
 }
