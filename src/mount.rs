@@ -106,6 +106,11 @@ pub fn mount_and_serve(
         fuser::MountOption::NoSuid,
         fuser::MountOption::DefaultPermissions,
     ];
+    // Listen before mounting: a signal sent as soon as the mount appears must unmount it too.
+    let signals = {
+        let _in_runtime = rt.enter();
+        end_signals()
+    };
     let session = fuser::spawn_mount(adapter, mountpoint, &options)
         .map_err(|e| format!("cannot mount at {}: {e}", mountpoint.display()))?;
     raise_read_ahead(mountpoint);
@@ -114,7 +119,7 @@ pub fn mount_and_serve(
         cfg.api_url,
         mountpoint.display()
     );
-    rt.block_on(wait_for_end(&session));
+    rt.block_on(wait_for_end(&session, signals));
     eprintln!("weaverfs: unmounting {}", mountpoint.display());
     if !session.guard.is_finished() {
         if let Err(e) = session.umount_and_join() {
@@ -124,20 +129,39 @@ pub fn mount_and_serve(
     Ok(())
 }
 
-/// Returns on Ctrl-C, SIGTERM, or when the session ends (someone ran `fusermount3 -u`).
-async fn wait_for_end(session: &fuser::BackgroundSession) {
+type Signals = [Option<tokio::signal::unix::Signal>; 3];
+
+/// Listeners for SIGINT (Ctrl-C), SIGTERM and SIGHUP.
+fn end_signals() -> Signals {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut hup = signal(SignalKind::hangup()).ok();
+    [
+        SignalKind::interrupt(),
+        SignalKind::terminate(),
+        SignalKind::hangup(),
+    ]
+    .map(|kind| signal(kind).ok())
+}
+
+/// Returns on one of `signals`, or when the session ends (someone ran `fusermount3 -u`).
+async fn wait_for_end(session: &fuser::BackgroundSession, signals: Signals) {
     let ended = async {
         while !session.guard.is_finished() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     };
+    let waits: Vec<_> = signals
+        .into_iter()
+        .flatten()
+        .map(|mut s| Box::pin(async move { s.recv().await }))
+        .collect();
+    let any_signal = async move {
+        match waits.is_empty() {
+            true => std::future::pending().await,
+            false => futures::future::select_all(waits).await.0,
+        }
+    };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
-        _ = async { match hup.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
+        _ = any_signal => {}
         _ = ended => {}
     }
 }
