@@ -1,14 +1,17 @@
 //! The HTTP client shared by the API client and the file reader.
 //!
-//! Credentials (`--header`, the bearer token) are attached only to requests whose origin is the
-//! API's origin, so an href pointing elsewhere, or a redirect to elsewhere, never receives them.
+//! Credentials ([`crate::auth`]) are attached only to requests whose origin gets them, so an href
+//! pointing elsewhere, or a redirect to elsewhere, never receives them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, LOCATION};
+use reqwest::header::{HeaderName, LOCATION};
 use reqwest::{Method, Response, StatusCode, Url};
 
+use crate::auth::{AuthOptions, Credentials};
 use crate::error::FsError;
+use crate::tls::TlsOptions;
 
 /// Redirects followed for one request.
 const MAX_REDIRECTS: usize = 10;
@@ -19,10 +22,8 @@ pub struct HttpOptions {
     pub connect_timeout: Duration,
     /// Longest wait for any byte of a response (first byte or the next body chunk).
     pub read_timeout: Duration,
-    /// Extra headers (`Name: value`) sent to the API origin.
-    pub headers: Vec<(String, String)>,
-    /// Bearer token sent to the API origin.
-    pub token: Option<String>,
+    pub auth: AuthOptions,
+    pub tls: TlsOptions,
 }
 
 impl Default for HttpOptions {
@@ -30,67 +31,69 @@ impl Default for HttpOptions {
         HttpOptions {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
-            headers: Vec::new(),
-            token: None,
+            auth: AuthOptions::default(),
+            tls: TlsOptions::default(),
         }
     }
 }
 
-/// A reqwest client plus the credentials and the origin they belong to.
-#[derive(Clone)]
+/// A reqwest client plus the credentials and the origins they belong to.
+#[derive(Clone, Debug)]
 pub struct HttpClient {
     client: reqwest::Client,
-    api_origin: url::Origin,
-    credentials: HeaderMap,
-}
-
-impl std::fmt::Debug for HttpClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the credentials themselves.
-        f.debug_struct("HttpClient")
-            .field("api_origin", &self.api_origin)
-            .field("credential_headers", &self.credentials.len())
-            .finish()
-    }
+    auth: Arc<Credentials>,
 }
 
 impl HttpClient {
     pub fn new(api_base: &Url, opts: &HttpOptions) -> Result<Self, String> {
-        let mut credentials = HeaderMap::new();
-        for (name, value) in &opts.headers {
-            let name = HeaderName::from_bytes(name.trim().as_bytes())
-                .map_err(|_| format!("invalid header name {name:?}"))?;
-            let mut value = HeaderValue::from_str(value.trim())
-                .map_err(|_| format!("invalid value for header {name}"))?;
-            value.set_sensitive(true);
-            credentials.append(name, value);
-        }
-        if let Some(token) = &opts.token {
-            let mut value = HeaderValue::from_str(&format!("Bearer {}", token.trim()))
-                .map_err(|_| "the token holds characters not allowed in a header".to_string())?;
-            value.set_sensitive(true);
-            credentials.insert(AUTHORIZATION, value);
-        }
+        let auth = Arc::new(Credentials::new(api_base, &opts.auth)?);
         let client = reqwest::Client::builder()
             .connect_timeout(opts.connect_timeout)
             .read_timeout(opts.read_timeout)
             .pool_max_idle_per_host(64)
             .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)
-            .user_agent(concat!("weaverfs/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("weaverfs/", env!("CARGO_PKG_VERSION")));
+        let client = crate::tls::configure(client, &opts.tls)?
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(HttpClient {
-            client,
-            api_origin: api_base.origin(),
-            credentials,
-        })
+        Ok(HttpClient { client, auth })
+    }
+
+    /// Signs in where the credentials need it (Magpie), so bad ones fail a mount at start.
+    pub async fn authenticate(&self) -> Result<(), FsError> {
+        self.auth.start(&self.client).await
+    }
+
+    /// [`HttpClient::send_once`], retried once after a 401/403 if the credentials changed
+    /// meanwhile or could be renewed (a rotated token file, a new Magpie ticket).
+    pub async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        headers: &[(HeaderName, &str)],
+        what: &str,
+    ) -> Result<Response, FsError> {
+        let seen = self.auth.generation();
+        let resp = self
+            .send_once(method.clone(), url.clone(), headers, what)
+            .await?;
+        let refused = matches!(
+            resp.status(),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        );
+        if refused && self.auth.applies_to(resp.url()) && self.auth.renew(&self.client, seen).await
+        {
+            tracing::debug!("{what}: {} with old credentials; retrying", resp.status());
+            return self.send_once(method, url, headers, what).await;
+        }
+        Ok(resp)
     }
 
     /// Sends a request, following redirects here rather than in reqwest, so that credentials
     /// are decided again at every hop: a redirect off the API's origin gets none (and no
     /// `Referer` is ever sent).
-    pub async fn send(
+    async fn send_once(
         &self,
         method: Method,
         url: Url,
@@ -104,9 +107,7 @@ impl HttpClient {
             for (name, value) in headers {
                 req = req.header(name, *value);
             }
-            if url.origin() == self.api_origin {
-                req = req.headers(self.credentials.clone());
-            }
+            req = req.headers(self.auth.headers_for(&self.client, &url).await?);
             let resp = req.send().await.map_err(|e| transport_error(what, e))?;
             let location = resp
                 .headers()
@@ -134,6 +135,8 @@ impl HttpClient {
 pub fn transport_error(what: &str, e: reqwest::Error) -> FsError {
     if e.is_timeout() {
         FsError::TimedOut(format!("{what}: {e}"))
+    } else if let Some(advice) = crate::tls::certificate_advice(&e) {
+        FsError::Io(format!("{what}: {advice}"))
     } else {
         FsError::Io(format!("{what}: {}", error_chain(&e)))
     }

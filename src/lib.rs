@@ -1,7 +1,9 @@
 //! weaverfs: the jobs of a Weaver (OGC API - Processes) server as a read-only filesystem.
 //!
 //! The crate is a core that runs without a kernel, and a thin FUSE adapter over it:
-//! - [`http`]: the HTTP client, with credentials kept to the API's origin;
+//! - [`http`]: the HTTP client, with credentials kept to the origins they belong to;
+//! - [`auth`]: credentials (headers, token, cookies, Basic, Magpie), the config file;
+//! - [`tls`]: certificate verification settings;
 //! - [`api`]: the job API (listing, status, results in every shape) and its data model;
 //! - [`tree`]: the namespace: inodes, names, directory listings and their TTLs;
 //! - [`cache`]: the block arithmetic and the byte-bounded LRU block cache;
@@ -14,6 +16,7 @@
 //! - [`server`]: the built-in sample server used by `weaverfs demo` and the tests.
 
 pub mod api;
+pub mod auth;
 pub mod cache;
 pub mod daemon;
 pub mod error;
@@ -27,4 +30,5 @@ pub mod mount_helper;
 pub mod mountpoint;
 pub mod read;
 pub mod server;
+pub mod tls;
 pub mod tree;

@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use url::Url;
 
 use cli::MountingArgs;
+use weaverfs::auth::args::AuthArgs;
 use weaverfs::get::{GetOptions, ProgressMode};
 use weaverfs::logging::{self, LogTarget};
 use weaverfs::mount::{mount_and_serve, MountConfig};
@@ -38,8 +39,9 @@ enum Command {
     /// serves in the background (or with --foreground, until Ctrl-C); `weaverfs unmount`,
     /// SIGTERM or SIGINT unmounts.
     Mount {
-        /// The server's URL, under which `/jobs` is served.
-        url: Url,
+        /// The server's URL, under which `/jobs` is served, or a server named in the config file.
+        #[arg(value_name = "URL|NAME")]
+        source: String,
         mountpoint: PathBuf,
         #[command(flatten)]
         opts: MountArgs,
@@ -138,12 +140,8 @@ struct MountArgs {
     /// Keep bare output ids as file names (no extension added).
     #[arg(long)]
     plain_names: bool,
-    /// An HTTP header for the API's origin, `Name: value` (repeatable).
-    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
-    headers: Vec<String>,
-    /// A file holding a bearer token (or set WEAVERFS_TOKEN).
-    #[arg(long)]
-    token_file: Option<PathBuf>,
+    #[command(flatten)]
+    auth: AuthArgs,
     /// Seconds to wait for a connection.
     #[arg(long, default_value_t = 10)]
     connect_timeout: u64,
@@ -180,8 +178,11 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 impl MountArgs {
-    fn config(&self, url: Url) -> Result<MountConfig, String> {
-        let mut cfg = MountConfig::new(url);
+    fn config(&self, source: &str) -> Result<MountConfig, String> {
+        let resolved = self.auth.resolve(source)?;
+        let mut cfg = MountConfig::new(resolved.url);
+        cfg.http.auth = resolved.auth;
+        cfg.http.tls = resolved.tls;
         cfg.cache_size = self.cache_size;
         cfg.block_size = self.block_size;
         cfg.read_ahead_blocks = self.read_ahead_blocks;
@@ -191,24 +192,6 @@ impl MountArgs {
         cfg.tree.plain_names = self.plain_names;
         cfg.http.connect_timeout = Duration::from_secs(self.connect_timeout);
         cfg.http.read_timeout = Duration::from_secs(self.read_timeout);
-        for h in &self.headers {
-            let (name, value) = h
-                .split_once(':')
-                .ok_or_else(|| format!("--header {h:?} is not `Name: value`"))?;
-            cfg.http
-                .headers
-                .push((name.trim().into(), value.trim().into()));
-        }
-        cfg.http.token = match (&self.token_file, std::env::var("WEAVERFS_TOKEN")) {
-            (Some(path), _) => Some(
-                std::fs::read_to_string(path)
-                    .map_err(|e| format!("token file {}: {e}", path.display()))?
-                    .trim()
-                    .to_string(),
-            ),
-            (None, Ok(token)) if !token.trim().is_empty() => Some(token.trim().to_string()),
-            _ => None,
-        };
         Ok(cfg)
     }
 }
@@ -225,12 +208,12 @@ fn run(cli: Cli) -> Result<(), String> {
     let rt = runtime();
     match cli.command {
         Command::Mount {
-            url,
+            source,
             mountpoint,
             opts,
             mounting,
         } => {
-            let mut cfg = opts.config(url)?;
+            let mut cfg = opts.config(&source)?;
             mounting.apply(&mut cfg);
             mount_and_serve(&cfg, &mountpoint, &rt)
         }
@@ -245,8 +228,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 .block_on(TestServer::start_on(addr, ServerConfig::default()))
                 .map_err(|e| format!("cannot start the sample server on {addr}: {e}"))?;
             tracing::info!("sample server at {}", server.api_url());
-            let url = Url::parse(&server.api_url()).map_err(|e| e.to_string())?;
-            let mut cfg = opts.config(url)?;
+            let mut cfg = opts.config(&server.api_url())?;
             mounting.apply(&mut cfg);
             mount_and_serve(&cfg, &mountpoint, &rt)
         }
@@ -272,7 +254,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 ranges: parallel_ranges,
                 progress,
             };
-            weaverfs::get::run(&opts.config(url)?, &get, &rt)
+            weaverfs::get::run(&opts.config(url.as_str())?, &get, &rt)
         }
         Command::Serve {
             addr,
@@ -289,6 +271,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 big_file_size,
                 extra_jobs,
                 jobs_dir,
+                ..ServerConfig::default()
             };
             rt.block_on(async {
                 let server = TestServer::start_on(addr, cfg)

@@ -94,7 +94,13 @@ pub fn mount_and_serve(
         .canonicalize()
         .map_err(|e| format!("mountpoint {}: {e}", mountpoint.display()))?;
     let fs = Arc::new(build_fs(cfg)?);
+    let http = fs.tree().api().http();
+    rt.block_on(http.authenticate())
+        .map_err(|e| e.to_string())?;
     if let Err(e) = rt.block_on(fs.tree().api().check()) {
+        if e.to_string().contains(crate::tls::UNTRUSTED) {
+            return Err(e.to_string());
+        }
         // Job ids may still resolve (a listing can be forbidden while jobs are readable).
         let note = format!("warning: the server does not list jobs: {e}");
         tracing::warn!("{note}");
@@ -121,6 +127,11 @@ pub fn mount_and_serve(
         Access::OwnerAndRoot => fuser::SessionACL::RootAndOwner,
         Access::Everyone => fuser::SessionACL::All,
     };
+    // Listen before mounting: a signal sent as soon as the mount appears must unmount it too.
+    let signals = {
+        let _in_runtime = rt.enter();
+        end_signals()
+    };
     let session = fuser::spawn_mount(adapter, &mountpoint, &options)
         .map_err(|e| format!("cannot mount at {}: {e}", mountpoint.display()))?;
     let dev = std::fs::metadata(&mountpoint)
@@ -129,7 +140,7 @@ pub fn mount_and_serve(
     raise_read_ahead(dev);
     tracing::info!("{} mounted at {}", cfg.api_url, mountpoint.display());
     crate::daemon::report_ready();
-    match rt.block_on(wait_for_end(&session, dev)) {
+    match rt.block_on(wait_for_end(&session, dev, signals)) {
         End::SessionEnded => return session.join().map_err(|e| e.to_string()),
         End::Signal => {
             tracing::info!("unmounting {}", mountpoint.display());
@@ -167,22 +178,22 @@ enum End {
     Detached,
 }
 
-async fn wait_for_end(session: &fuser::BackgroundSession, dev: u64) -> End {
+type Signals = [Option<tokio::signal::unix::Signal>; 3];
+
+/// Listeners for SIGINT (Ctrl-C), SIGTERM and SIGHUP.
+fn end_signals() -> Signals {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut signals: Vec<_> = [
+    [
         SignalKind::interrupt(),
         SignalKind::terminate(),
         SignalKind::hangup(),
     ]
-    .into_iter()
-    .filter_map(|kind| signal(kind).ok())
-    .collect();
-    let any_signal = async {
-        if signals.is_empty() {
-            std::future::pending::<()>().await;
-        }
-        futures::future::select_all(signals.iter_mut().map(|s| Box::pin(s.recv()))).await;
-    };
+    .map(|kind| signal(kind).ok())
+}
+
+/// Returns on one of `signals`, when the session ends (someone ran `fusermount3 -u` with nothing
+/// open), or when the mount is detached lazily.
+async fn wait_for_end(session: &fuser::BackgroundSession, dev: u64, signals: Signals) -> End {
     let ended = async {
         loop {
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -192,6 +203,17 @@ async fn wait_for_end(session: &fuser::BackgroundSession, dev: u64) -> End {
             if !mountpoint::device_attached(dev) {
                 return End::Detached;
             }
+        }
+    };
+    let waits: Vec<_> = signals
+        .into_iter()
+        .flatten()
+        .map(|mut s| Box::pin(async move { s.recv().await }))
+        .collect();
+    let any_signal = async move {
+        match waits.is_empty() {
+            true => std::future::pending().await,
+            false => futures::future::select_all(waits).await.0,
         }
     };
     tokio::select! {

@@ -177,14 +177,14 @@ fn assert_not_wrong(result: std::io::Result<Vec<u8>>, expected: &[u8]) {
 
 #[test]
 fn sigterm_with_a_read_in_flight_exits_and_unmounts() {
-    let m = Mounted::start(small_server(), &["--read-ahead-blocks", "0"]);
+    let mut m = Mounted::start(small_server(), &["--read-ahead-blocks", "0"]);
     let (rel, bytes) = big_file(&m.server);
     m.server.set_latency(Duration::from_millis(1500));
     let read = reader(m.root(), &rel);
     std::thread::sleep(Duration::from_millis(500));
     let root = m.root().to_path_buf();
     let started = Instant::now();
-    let status = m.stop(libc::SIGTERM);
+    let status = m.signal_stop(libc::SIGTERM);
     assert!(status.success(), "{status:?}");
     assert!(started.elapsed() < Duration::from_secs(15));
     assert!(!is_mounted(&root));

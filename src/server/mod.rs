@@ -2,6 +2,7 @@
 //! host of its output files (`/wpsoutputs`), for `weaverfs demo` and tests.
 
 mod api;
+mod auth;
 mod clock;
 mod conditional;
 mod content;
@@ -27,6 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use auth::ServerAuth;
 use jobs::{Catalog, Status};
 use state::Shared;
 
@@ -44,6 +46,8 @@ pub struct ServerConfig {
     /// A directory laid out like Weaver's outputs (`{job-uuid}/{output}/{file}`) whose jobs
     /// are served too.
     pub jobs_dir: Option<std::path::PathBuf>,
+    /// Credentials required, like Twitcher + Magpie (none by default).
+    pub auth: ServerAuth,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +58,7 @@ impl Default for ServerConfig {
             big_file_size: 256 * 1024 * 1024,
             extra_jobs: 0,
             jobs_dir: None,
+            auth: ServerAuth::default(),
         }
     }
 }
@@ -98,6 +103,7 @@ impl TestServer {
             catalog.add_jobs(jobs);
         }
         let shared = Arc::new(Shared::new(catalog, cfg.latency, cfg.ignore_range));
+        shared.auth.set(cfg.auth);
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
@@ -168,6 +174,26 @@ impl TestServer {
     /// the files themselves stay served here under `/wpsoutputs`. None restores the default.
     pub fn set_files_url(&self, url: Option<String>) {
         self.shared.set_files_url(url);
+    }
+
+    /// `http://127.0.0.1:PORT/magpie`, where `POST /signin` issues `auth_tkt` tickets.
+    pub fn magpie_url(&self) -> String {
+        format!("{}/magpie", self.base_url())
+    }
+
+    /// Changes the credentials required from now on.
+    pub fn set_auth(&self, auth: ServerAuth) {
+        self.shared.auth.set(auth);
+    }
+
+    /// Forgets every Magpie ticket issued so far (they expire).
+    pub fn expire_tickets(&self) {
+        self.shared.auth.expire_tickets();
+    }
+
+    /// Successful Magpie sign-ins so far.
+    pub fn signins(&self) -> u64 {
+        self.shared.auth.signins()
     }
 
     /// Moves a job to `status` (`successful`, `failed`, `dismissed`, ...).
@@ -264,8 +290,11 @@ fn router(shared: Arc<Shared>) -> Router {
             &format!("{}/{{*path}}", files::MOVED_PREFIX),
             get(files::moved).head(files::moved),
         )
+        .route(auth::SIGNIN, axum::routing::post(auth::signin))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
+        // Inner layer: requests are recorded (outer) before credentials are checked.
+        .layer(middleware::from_fn_with_state(shared.clone(), auth::guard))
         .layer(middleware::from_fn_with_state(shared.clone(), track))
         .with_state(shared)
 }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::auth::AuthState;
 use super::clock::{self, Micros};
 use super::jobs::{running_log_line, Catalog, JobDef, Status};
 use super::RequestRecord;
@@ -56,6 +57,7 @@ pub(crate) struct Shared {
     files_url: Mutex<Option<String>>,
     refuse_head: AtomicBool,
     redirect_target: Mutex<Option<String>>,
+    pub auth: AuthState,
 }
 
 /// Locks ignoring poisoning: a panicking test thread must not wedge the server.
@@ -76,6 +78,7 @@ impl Shared {
             files_url: Mutex::default(),
             refuse_head: AtomicBool::new(false),
             redirect_target: Mutex::default(),
+            auth: AuthState::default(),
         };
         shared.set_latency(latency);
         shared

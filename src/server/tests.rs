@@ -570,3 +570,61 @@ async fn shutdown_is_prompt_even_with_a_stream_open() {
     srv.shutdown().await;
     assert!(t.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn protection_like_twitcher_and_magpie() {
+    let (srv, c) = server(ServerConfig {
+        auth: super::ServerAuth {
+            bearer: Some("t1".into()),
+            basic: Some(("bob".into(), "pw".into())),
+            magpie: Some(("alice".into(), "secret".into())),
+        },
+        ..small()
+    })
+    .await;
+    let jobs = format!("{}/jobs", srv.api_url());
+    let file = format!("{}/{}/output_text/result.txt", srv.files_url(), jobs::FILES);
+    for url in [&jobs, &file] {
+        let resp = c.get(url).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{url}");
+        let ok = c.get(url).bearer_auth("t1").send().await.unwrap();
+        assert_eq!(ok.status(), StatusCode::OK, "{url}");
+        let bad = c.get(url).bearer_auth("t2").send().await.unwrap();
+        assert_eq!(bad.status(), StatusCode::UNAUTHORIZED, "{url}");
+        let basic = c.get(url).basic_auth("bob", Some("pw")).send().await;
+        assert_eq!(basic.unwrap().status(), StatusCode::OK, "{url}");
+    }
+    let signin = format!("{}/signin", srv.magpie_url());
+    let wrong = c
+        .post(&signin)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(r#"{"user_name":"alice","password":"nope"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let resp = c
+        .post(&signin)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("user_name=alice&password=secret&provider_name=ziggurat")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(srv.signins(), 1);
+    let set_cookie = text(resp.headers(), header::SET_COOKIE).to_string();
+    let pair = set_cookie.split(';').next().unwrap().to_string();
+    assert!(pair.starts_with("auth_tkt=\""), "{pair}");
+    let with_ticket = |url: &str| c.get(url).header(header::COOKIE, format!("x=1; {pair}"));
+    assert_eq!(
+        with_ticket(&jobs).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    srv.expire_tickets();
+    assert_eq!(
+        with_ticket(&file).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    srv.set_auth(super::ServerAuth::default());
+    assert_eq!(c.get(&jobs).send().await.unwrap().status(), StatusCode::OK);
+}

@@ -14,31 +14,99 @@ pub struct Mounted {
     pub server: TestServer,
     pub dir: tempfile::TempDir,
     child: Option<Child>,
+    /// stderr of a mount started with [`Mounted::mount`].
+    log: tempfile::NamedTempFile,
 }
 
 impl Mounted {
     /// Starts a server with `cfg` and mounts it with the given extra `weaverfs mount` options,
     /// in the foreground (the test owns the process).
     pub fn start(cfg: ServerConfig, args: &[&str]) -> Mounted {
-        let (rt, server) = start_server(cfg);
-        let dir = tempfile::tempdir().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_weaverfs"))
-            .arg("mount")
-            .arg(server.api_url())
-            .arg(dir.path())
-            .arg("--foreground")
-            .args(args)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("weaverfs runs");
-        let m = Mounted {
-            rt,
-            server,
-            dir,
-            child: Some(child),
-        };
+        let mut m = Mounted::serve(cfg);
+        let mut cmd = m.command(&m.server.api_url(), args, &[]);
+        m.child = Some(cmd.spawn().expect("weaverfs runs"));
         m.wait_mounted();
         m
+    }
+
+    /// Starts a server with `cfg` only; [`Mounted::mount`] mounts it.
+    pub fn serve(cfg: ServerConfig) -> Mounted {
+        let (rt, server) = start_server(cfg);
+        Mounted {
+            rt,
+            server,
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+            log: tempfile::NamedTempFile::new().unwrap(),
+        }
+    }
+
+    /// `weaverfs mount SOURCE DIR ARGS` with extra environment variables.
+    pub fn command(&self, source: &str, args: &[&str], envs: &[(&str, &str)]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weaverfs"));
+        cmd.arg("mount")
+            .arg(source)
+            .arg(self.dir.path())
+            .arg("--foreground")
+            .args(args)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Mounts `source` (a URL or a configured name) with options and environment variables,
+    /// its stderr going to [`Mounted::log`], and waits for the mount.
+    pub fn mount(&mut self, source: &str, args: &[&str], envs: &[(&str, &str)]) {
+        let mut cmd = self.command(source, args, envs);
+        cmd.stderr(self.log.reopen().unwrap());
+        self.child = Some(cmd.spawn().expect("weaverfs runs"));
+        self.wait_mounted();
+    }
+
+    /// Waits for the mount made by `child` (a `weaverfs mount` run some other way), which is
+    /// then ended like any other.
+    pub fn adopt(&mut self, child: Child) {
+        self.child = Some(child);
+        self.wait_mounted();
+    }
+
+    /// Runs `weaverfs mount` expecting it to fail at start; returns its stderr.
+    pub fn mount_fails(&self, source: &str, args: &[&str], envs: &[(&str, &str)]) -> String {
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let mut cmd = self.command(source, args, envs);
+        let mut child = cmd
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .expect("weaverfs runs");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if is_mounted(self.root()) || Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = Command::new("fusermount3")
+                    .arg("-uz")
+                    .arg(self.root())
+                    .status();
+                panic!("the mount started: {}", fs_read(log.path()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let stderr = fs_read(log.path());
+        assert!(!status.success(), "weaverfs succeeded: {stderr}");
+        stderr
+    }
+
+    /// What a mount started with [`Mounted::mount`] wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap()
+    }
+
+    /// The running weaverfs process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("mounted").id()
     }
 
     pub fn root(&self) -> &Path {
@@ -49,21 +117,32 @@ impl Mounted {
         self.dir.path().join(rel)
     }
 
-    fn wait_mounted(&self) {
+    fn wait_mounted(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !is_mounted(self.root()) {
+            let exited = self.child.as_mut().and_then(|c| c.try_wait().unwrap());
+            assert!(
+                exited.is_none(),
+                "weaverfs exited: {exited:?} {}",
+                self.log()
+            );
             assert!(Instant::now() < deadline, "the mount did not appear");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     /// Sends SIGINT like Ctrl-C and waits for the process; the mount must be gone.
-    pub fn unmount(self) -> ExitStatus {
-        self.stop(libc::SIGINT)
+    pub fn unmount(mut self) -> ExitStatus {
+        self.stop()
+    }
+
+    /// [`Mounted::unmount`] keeping the server and the log.
+    pub fn stop(&mut self) -> ExitStatus {
+        self.signal_stop(libc::SIGINT)
     }
 
     /// Sends `signal` and waits (at most 20 s) for the process; the mount must be gone.
-    pub fn stop(mut self, signal: i32) -> ExitStatus {
+    pub fn signal_stop(&mut self, signal: i32) -> ExitStatus {
         let mut child = self.child.take().unwrap();
         // SAFETY: plain kill(2) on our own child's pid.
         unsafe { libc::kill(child.id() as i32, signal) };
@@ -78,7 +157,11 @@ impl Mounted {
             );
             std::thread::sleep(Duration::from_millis(50));
         };
-        assert!(!is_mounted(self.root()), "still mounted after exit");
+        assert!(
+            !is_mounted(self.root()),
+            "still mounted after exit ({status}): {}",
+            self.log()
+        );
         status
     }
 
@@ -104,6 +187,10 @@ impl Drop for Mounted {
                 .status();
         }
     }
+}
+
+fn fs_read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
 }
 
 /// A built-in server on its own runtime (which must outlive it).
@@ -154,16 +241,4 @@ pub fn run(cmd: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The built-in server alone, on a runtime of its own, for tests that run the binary without a
-/// mount.
-pub fn start_server(cfg: ServerConfig) -> (tokio::runtime::Runtime, TestServer) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt.block_on(TestServer::start(cfg)).expect("server starts");
-    (rt, server)
 }

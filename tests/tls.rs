@@ -1,0 +1,132 @@
+//! TLS through real mounts: the built-in server behind a TLS front whose certificate is signed
+//! by a private CA made here. Verified by default (the mount fails clearly), trusted with
+//! `--ca-cert`, accepted with `--insecure` and a warning.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use common::Mounted;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use tokio::net::{TcpListener, TcpStream};
+use weaverfs::server::{jobs, ServerConfig};
+
+/// A TLS front for the mounted server: `https://127.0.0.1:PORT`, and the PEM file of the CA
+/// that signed its certificate. Hrefs are served through it too.
+fn tls_front(m: &Mounted, dir: &Path) -> (String, PathBuf) {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "weaverfs test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let ca_pem = dir.join("ca.pem");
+    fs::write(&ca_pem, ca.pem()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = m.rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let backend = m.server.addr();
+    m.rt.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A refused handshake (the client distrusts us) just ends the connection.
+                if let Ok(mut tls) = acceptor.accept(tcp).await {
+                    if let Ok(mut up) = TcpStream::connect(backend).await {
+                        let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+                    }
+                }
+            });
+        }
+    });
+    let base = format!("https://127.0.0.1:{port}");
+    m.server.set_files_url(Some(format!("{base}/wpsoutputs")));
+    (base, ca_pem)
+}
+
+fn small_server() -> ServerConfig {
+    ServerConfig {
+        big_file_size: 4 << 20,
+        ..ServerConfig::default()
+    }
+}
+
+fn read_output_over_https(m: &Mounted) {
+    let served = format!("/wpsoutputs/{}/output_bin/data.bin", jobs::FILES);
+    let got = fs::read(m.path(&format!("{}/output_bin.bin", jobs::FILES)))
+        .unwrap_or_else(|e| panic!("{e}\n{}", m.log()));
+    let size = m.server.file_size(&served).unwrap();
+    assert!(
+        got == m.server.file_bytes(&served, 0, size).unwrap(),
+        "bytes differ"
+    );
+    let files = m.server.requests();
+    assert!(
+        files.iter().any(|r| r.path == served),
+        "not read through the front"
+    );
+}
+
+#[test]
+fn an_untrusted_certificate_fails_the_mount_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Mounted::serve(small_server());
+    let (base, _) = tls_front(&m, dir.path());
+    let url = format!("{base}/weaver");
+    let err = m.mount_fails(&url, &[], &[]);
+    assert!(err.contains("TLS certificate is not trusted"), "{err}");
+    assert!(
+        err.contains("--ca-cert") && err.contains("--insecure"),
+        "{err}"
+    );
+    // A CA file without a certificate is an error too, not an empty trust list.
+    let empty = dir.path().join("empty.pem");
+    fs::write(&empty, "not a certificate\n").unwrap();
+    let err = m.mount_fails(&url, &["--ca-cert", empty.to_str().unwrap()], &[]);
+    assert!(err.contains("holds no PEM certificate"), "{err}");
+}
+
+#[test]
+fn a_private_ca_is_trusted_with_ca_cert() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = Mounted::serve(small_server());
+    let (base, ca) = tls_front(&m, dir.path());
+    m.mount(
+        &format!("{base}/weaver"),
+        &["--ca-cert", ca.to_str().unwrap()],
+        &[],
+    );
+    read_output_over_https(&m);
+    assert!(!m.log().contains("WARNING"), "{}", m.log());
+}
+
+#[test]
+fn insecure_accepts_any_certificate_and_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = Mounted::serve(small_server());
+    let (base, _) = tls_front(&m, dir.path());
+    m.mount(&format!("{base}/weaver"), &["--insecure"], &[]);
+    read_output_over_https(&m);
+    let log = m.log();
+    assert!(
+        log.contains("WARNING: --insecure: TLS certificates are NOT verified"),
+        "{log}"
+    );
+}
