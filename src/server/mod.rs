@@ -8,6 +8,7 @@ mod content;
 mod dir_jobs;
 mod errors;
 mod files;
+pub mod hostile;
 pub mod jobs;
 mod range;
 mod render;
@@ -168,6 +169,11 @@ impl TestServer {
     /// the files themselves stay served here under `/wpsoutputs`. None restores the default.
     pub fn set_files_url(&self, url: Option<String>) {
         self.shared.set_files_url(url);
+    }
+
+    /// How `GET /jobs` answers: honestly, or with hostile ids, or lying about its pages.
+    pub fn set_listing_mode(&self, mode: hostile::ListingMode) {
+        self.shared.set_listing_mode(mode);
     }
 
     /// Moves a job to `status` (`successful`, `failed`, `dismissed`, ...).

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::clock::{self, Micros};
+use super::hostile::ListingMode;
 use super::jobs::{running_log_line, Catalog, JobDef, Status};
 use super::RequestRecord;
 
@@ -56,6 +57,7 @@ pub(crate) struct Shared {
     files_url: Mutex<Option<String>>,
     refuse_head: AtomicBool,
     redirect_target: Mutex<Option<String>>,
+    listing_mode: Mutex<ListingMode>,
 }
 
 /// Locks ignoring poisoning: a panicking test thread must not wedge the server.
@@ -76,6 +78,7 @@ impl Shared {
             files_url: Mutex::default(),
             refuse_head: AtomicBool::new(false),
             redirect_target: Mutex::default(),
+            listing_mode: Mutex::default(),
         };
         shared.set_latency(latency);
         shared
@@ -104,6 +107,14 @@ impl Shared {
 
     pub(crate) fn set_redirect_target(&self, target: Option<String>) {
         *lock(&self.redirect_target) = target;
+    }
+
+    pub(crate) fn listing_mode(&self) -> ListingMode {
+        *lock(&self.listing_mode)
+    }
+
+    pub(crate) fn set_listing_mode(&self, mode: ListingMode) {
+        *lock(&self.listing_mode) = mode;
     }
 
     pub(crate) fn head_allowed(&self) -> bool {

@@ -37,7 +37,8 @@ pub fn extension_for_media_type(media_type: &str) -> Option<&'static str> {
     })
 }
 
-/// The last path segment of a URL, percent-decoded ("" for a directory URL).
+/// The last path segment of a URL, percent-decoded ("" for a directory URL). A segment whose
+/// decoded bytes are not UTF-8 is kept as sent (`%FF.bin`), so distinct files keep distinct names.
 pub fn href_file_name(href: &str) -> String {
     let path = match url::Url::parse(href) {
         Ok(u) => u.path().to_string(),
@@ -63,7 +64,7 @@ fn percent_decode(s: &str) -> String {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
 }
 
 /// A file name's extension, when it looks like one (1 to 10 alphanumerics after the last dot).
@@ -104,8 +105,9 @@ pub fn href_output_name(id: &str, href: &str, media_type: Option<&str>, plain: b
     with_extension(id, ext.as_deref())
 }
 
-/// A name safe to show in a directory: no `/` or NUL or control characters, not `.` or `..`, not
-/// empty, at most 255 bytes (cut on a character boundary, keeping the extension).
+/// A name safe to show in a directory: `/`, NUL and control characters become `_`; empty, `.`
+/// and `..` get a leading `_`; over 255 bytes is cut on a character boundary, keeping the
+/// extension.
 pub fn safe_name(raw: &str) -> String {
     let mut name: String = raw
         .chars()
@@ -127,6 +129,18 @@ pub fn safe_name(raw: &str) -> String {
     name
 }
 
+/// Whether a listed job id can be asked about as one URL path segment: not empty, `.` or `..`
+/// (which URLs resolve away), without `/`, `\\` or control characters (which servers may
+/// decode into another path). Others are skipped, with a warning.
+pub fn addressable_job_id(id: &str) -> bool {
+    let ok = !matches!(id, "" | "." | "..")
+        && !id.chars().any(|c| c == '/' || c == '\\' || c.is_control());
+    if !ok {
+        tracing::warn!("job listing: skipped job id {id:?}: it cannot be asked for safely");
+    }
+    ok
+}
+
 /// Hands out names unique within one directory: the second `a.json` becomes `a-2.json`.
 #[derive(Debug, Default)]
 pub struct UniqueNames {
@@ -141,6 +155,17 @@ impl UniqueNames {
         }
     }
 
+    /// Like [`UniqueNames::claim`], with a warning naming `place` (the job, the listing) and
+    /// the raw value when the name had to be changed to be safe.
+    pub fn claim_in(&mut self, wanted: &str, place: &dyn std::fmt::Display) -> String {
+        let name = self.claim(wanted);
+        if safe_name(wanted) != wanted {
+            tracing::warn!("{place}: {wanted:?} is not a safe file name; shown as {name:?}");
+        }
+        name
+    }
+
+    /// A safe name for `wanted`, with a `-N` suffix (before the extension) if it is taken.
     pub fn claim(&mut self, wanted: &str) -> String {
         let wanted = safe_name(wanted);
         if self.taken.insert(wanted.clone()) {

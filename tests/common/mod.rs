@@ -14,12 +14,33 @@ pub struct Mounted {
     pub server: TestServer,
     pub dir: tempfile::TempDir,
     child: Option<Child>,
+    /// The daemon's stderr, when started with [`Mounted::start_logged`].
+    log: Option<tempfile::NamedTempFile>,
 }
 
 impl Mounted {
     /// Starts a server with `cfg` and mounts it with the given extra `weaverfs mount` options,
     /// in the foreground (the test owns the process).
     pub fn start(cfg: ServerConfig, args: &[&str]) -> Mounted {
+        Self::start_inner(cfg, args, None)
+    }
+
+    /// Like [`Mounted::start`], keeping the daemon's log for [`Mounted::log`].
+    pub fn start_logged(cfg: ServerConfig, args: &[&str]) -> Mounted {
+        Self::start_inner(cfg, args, Some(tempfile::NamedTempFile::new().unwrap()))
+    }
+
+    /// What the daemon logged so far.
+    pub fn log(&self) -> String {
+        let log = self.log.as_ref().expect("started with start_logged");
+        std::fs::read_to_string(log.path()).unwrap()
+    }
+
+    fn start_inner(
+        cfg: ServerConfig,
+        args: &[&str],
+        log: Option<tempfile::NamedTempFile>,
+    ) -> Mounted {
         let (rt, server) = start_server(cfg);
         let dir = tempfile::tempdir().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_weaverfs"))
@@ -29,6 +50,10 @@ impl Mounted {
             .arg("--foreground")
             .args(args)
             .stdin(Stdio::null())
+            .stderr(match &log {
+                Some(f) => Stdio::from(f.reopen().unwrap()),
+                None => Stdio::inherit(),
+            })
             .spawn()
             .expect("weaverfs runs");
         let m = Mounted {
@@ -36,6 +61,7 @@ impl Mounted {
             server,
             dir,
             child: Some(child),
+            log,
         };
         m.wait_mounted();
         m
