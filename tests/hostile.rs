@@ -93,7 +93,7 @@ fn hostile_names_become_safe_unique_entries() {
         ("ctl__x", "control\n"),
         ("nul_x", "nul\n"),
         (&LONG_ID[..255], "long\n"),
-        ("huge", "1e308\n"),
+        ("huge", "1e+308\n"),
         ("big_int", "18446744073709551615\n"),
         ("negative", "-9223372036854775808\n"),
         ("files/%FF%FE.bin", "ff fe\n"),
