@@ -78,7 +78,11 @@ pub fn dir_index(data: &[u8]) {
     let mut names = UniqueNames::default();
     let mut seen = HashSet::new();
     for e in parse_index(&dir, &body) {
-        assert!(e.url.as_str().starts_with(dir.as_str()), "{} escapes", e.url);
+        assert!(
+            e.url.as_str().starts_with(dir.as_str()),
+            "{} escapes",
+            e.url
+        );
         let name = names.claim(&e.name);
         assert_safe(&name);
         assert!(seen.insert(name));

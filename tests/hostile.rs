@@ -25,7 +25,10 @@ fn small_server() -> ServerConfig {
 fn assert_valid(name: &[u8], dir: &Path) {
     assert!(!name.is_empty(), "empty name in {dir:?}");
     assert!(name.len() <= 255, "{} bytes in {dir:?}", name.len());
-    assert!(!name.contains(&b'/') && !name.contains(&0), "{name:?} in {dir:?}");
+    assert!(
+        !name.contains(&b'/') && !name.contains(&0),
+        "{name:?} in {dir:?}"
+    );
     assert!(name != b"." && name != b"..", "{name:?} in {dir:?}");
 }
 
@@ -54,8 +57,15 @@ fn tree(root: &Path, dir: &Path) -> BTreeMap<String, String> {
     for name in entries(dir) {
         let path = dir.join(&name);
         let canonical = fs::canonicalize(&path).unwrap();
-        assert!(canonical.starts_with(root), "{canonical:?} escapes {root:?}");
-        let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        assert!(
+            canonical.starts_with(root),
+            "{canonical:?} escapes {root:?}"
+        );
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         if path.is_dir() {
             out.extend(tree(root, &path));
         } else {
@@ -73,10 +83,17 @@ fn hostile_names_become_safe_unique_entries() {
 
     // The root: real jobs, the hostile one, the long id shortened; unsafe ids skipped.
     let jobs = entries(&root);
-    assert!(jobs.contains(HOSTILE) && jobs.contains(LITERALS), "{jobs:?}");
+    assert!(
+        jobs.contains(HOSTILE) && jobs.contains(LITERALS),
+        "{jobs:?}"
+    );
     assert!(jobs.contains(&LONG_JOB_ID[..255]), "{jobs:?}");
     assert!(!jobs.contains(UNLISTED));
-    assert_eq!(jobs.len(), 9, "7 listed samples, HOSTILE, the long id: {jobs:?}");
+    assert_eq!(
+        jobs.len(),
+        9,
+        "7 listed samples, HOSTILE, the long id: {jobs:?}"
+    );
 
     let job = root.join(HOSTILE);
     let all = tree(&root, &job);
@@ -156,7 +173,10 @@ fn hostile_names_become_safe_unique_entries() {
         assert!(log.contains(&needle), "no {needle:?} in the log:\n{log}");
     }
     for skipped in &hostile::HOSTILE_LISTING_IDS[..7] {
-        assert!(log.contains(&format!("skipped job id {skipped:?}")), "{skipped:?}:\n{log}");
+        assert!(
+            log.contains(&format!("skipped job id {skipped:?}")),
+            "{skipped:?}:\n{log}"
+        );
     }
     m.unmount();
 }
@@ -182,14 +202,27 @@ fn lying_listings_end_and_list_each_job_once() {
     };
     let honest = honest_ids(extra);
     for (mode, warning) in [
-        (ListingMode::TotalTooHigh, "the server's total says 7528 jobs; 2507 were listed"),
-        (ListingMode::TotalTooLow, "the server's total says 1 jobs; 2507 were listed"),
-        (ListingMode::Endless, "holds no new job; the listing ends there"),
+        (
+            ListingMode::TotalTooHigh,
+            "the server's total says 7528 jobs; 2507 were listed",
+        ),
+        (
+            ListingMode::TotalTooLow,
+            "the server's total says 1 jobs; 2507 were listed",
+        ),
+        (
+            ListingMode::Endless,
+            "holds no new job; the listing ends there",
+        ),
     ] {
         let m = Mounted::start_logged(cfg.clone(), &[]);
         m.server.set_listing_mode(mode);
         assert_eq!(entries(m.root()), honest, "{mode:?}");
-        assert!(m.log().contains(warning), "{mode:?}: no {warning:?} in\n{}", m.log());
+        assert!(
+            m.log().contains(warning),
+            "{mode:?}: no {warning:?} in\n{}",
+            m.log()
+        );
         m.unmount();
     }
 
@@ -199,6 +232,11 @@ fn lying_listings_end_and_list_each_job_once() {
     let names = entries(m.root());
     assert_eq!(names.len(), 1000);
     assert!(names.is_subset(&honest));
-    assert!(m.log().contains("page \"page=1&limit=1000\" holds no new job"), "{}", m.log());
+    assert!(
+        m.log()
+            .contains("page \"page=1&limit=1000\" holds no new job"),
+        "{}",
+        m.log()
+    );
     m.unmount();
 }

@@ -12,7 +12,9 @@ use serde_json::{json, Map, Value};
 /// Every file of `fuzz/corpus/<target>/` through its check; the count, so an empty or missing
 /// corpus fails.
 fn replay(target: &str, run: fn(&[u8])) -> usize {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut n = 0;
     for e in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir:?}: {e}")) {
         let path = e.unwrap().path();

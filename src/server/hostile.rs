@@ -23,7 +23,10 @@ pub const LONG_ID: &str = six!("long-output-id-long-output-id-long-output-id-012
 /// An output id of 300 bytes of two-byte characters, for an href output (`.txt`).
 pub const LONG_UTF8_ID: &str = six!("éééééééééééééééééééééééé--");
 /// A file name of 304 bytes in the array output `files`.
-pub const LONG_FILE: &str = concat!(six!("nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"), ".txt");
+pub const LONG_FILE: &str = concat!(
+    six!("nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"),
+    ".txt"
+);
 /// A job id of 300 bytes in the hostile listing.
 pub const LONG_JOB_ID: &str = six!("jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj");
 
@@ -70,10 +73,12 @@ pub(crate) fn listing_page(
     let limit = limit as usize;
     let slice = |p: u64| {
         let start = (p as usize).saturating_mul(limit);
-        (start < ids.len() || p == 0).then(|| &ids[start.min(ids.len())..(start + limit).min(ids.len())])
+        (start < ids.len() || p == 0)
+            .then(|| &ids[start.min(ids.len())..(start + limit).min(ids.len())])
     };
     let last_page = ids.len().div_ceil(limit).saturating_sub(1) as u64;
-    let next = json!([{"href": format!("{jobs_url}?page={}&limit={limit}", page + 1), "rel": "next"}]);
+    let next =
+        json!([{"href": format!("{jobs_url}?page={}&limit={limit}", page + 1), "rel": "next"}]);
     Some(match mode {
         ListingMode::Honest => return None,
         ListingMode::Hostile => {
@@ -126,7 +131,10 @@ pub(crate) fn job() -> JobDef {
         ),
         ("huge", Output::Literal(json!(1.0e308))),
         ("big_int", Output::Literal(json!(u64::MAX))),
-        ("negative", Output::Literal(json!(-9_223_372_036_854_775_808i64))),
+        (
+            "negative",
+            Output::Literal(json!(-9_223_372_036_854_775_808i64)),
+        ),
         ("nested", Output::Literal(json!([[[[1]]], {"a": null}]))),
         (
             "files",
@@ -137,7 +145,14 @@ pub(crate) fn job() -> JobDef {
                 href("files/a_b.txt", "text/plain"),
                 href("files/%00.txt", "text/plain"),
                 href("files/ctl%0A.txt", "text/plain"),
-                href(concat!("files/", six!("nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"), ".txt"), "text/plain"),
+                href(
+                    concat!(
+                        "files/",
+                        six!("nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"),
+                        ".txt"
+                    ),
+                    "text/plain",
+                ),
             ]),
         ),
         ("dir", href("dir/", "application/directory")),
@@ -167,7 +182,11 @@ fn files() -> Vec<FileDef> {
         file("files/%00.txt", "nul\n"),
         file("files/ctl%0A.txt", "newline\n"),
         FileDef {
-            path: concat!("files/", six!("nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"), ".txt"),
+            path: concat!(
+                "files/",
+                six!("nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"),
+                ".txt"
+            ),
             source: Source::Text("long file\n"),
         },
         file("dir/%FF.bin", "dir ff\n"),
@@ -176,4 +195,62 @@ fn files() -> Vec<FileDef> {
         file("dir/a_b.txt", "dir plain a_b\n"),
         file("dir/%0D.txt", "dir carriage return\n"),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_names_are_over_the_limit() {
+        assert_eq!(LONG_ID.len(), 300);
+        assert_eq!(LONG_UTF8_ID.len(), 300);
+        assert_eq!(LONG_JOB_ID.len(), 300);
+        assert_eq!(LONG_FILE.len(), 304);
+        let job = job();
+        assert!(job.file(&format!("files/{LONG_FILE}")).is_some());
+    }
+
+    #[test]
+    fn every_href_is_published() {
+        let job = job();
+        let mut stack: Vec<&Output> = job.outputs.iter().map(|(_, o)| o).collect();
+        while let Some(out) = stack.pop() {
+            match out {
+                Output::Href { path, .. } if path.ends_with('/') => {
+                    assert!(job.listable_dirs.contains(path))
+                }
+                Output::Href { path, .. } => assert!(job.file(path).is_some(), "{path}"),
+                Output::Array(items) => stack.extend(items),
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn lying_pages() {
+        let ids: Vec<String> = (0..5).map(|i| i.to_string()).collect();
+        let page = |mode, p| listing_page(mode, &ids, p, 2, "http://h/jobs");
+        assert_eq!(page(ListingMode::Honest, 0), None);
+        assert_eq!(
+            page(ListingMode::TotalTooHigh, 2).unwrap()["jobs"],
+            json!(["4"])
+        );
+        assert_eq!(page(ListingMode::TotalTooHigh, 3), None);
+        assert_eq!(
+            page(ListingMode::TotalTooLow, 1).unwrap()["total"],
+            json!(1)
+        );
+        assert_eq!(
+            page(ListingMode::Repeating, 7).unwrap()["jobs"],
+            json!(["0", "1"])
+        );
+        assert_eq!(page(ListingMode::Endless, 9).unwrap()["jobs"], json!(["4"]));
+        let hostile = page(ListingMode::Hostile, 0).unwrap();
+        assert!(hostile["jobs"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(HOSTILE)));
+        assert_eq!(page(ListingMode::Hostile, 1), None);
+    }
 }

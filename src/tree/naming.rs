@@ -301,5 +301,57 @@ mod tests {
                 prop_assert!(seen.insert(n));
             }
         }
+
+        /// Names from a small hostile alphabet collide often, before and after cleaning (and
+        /// long ones after cutting): still unique and safe, and no control characters.
+        #[test]
+        fn colliding_hostile_names_stay_unique(
+            raws in proptest::collection::vec("[a./_\\x00\\x01\\x7f\\né]{0,4}(\\.json)?|[ab]{250,260}(\\.nc)?", 1..40),
+        ) {
+            let mut names = UniqueNames::reserving(&[".job"]);
+            let mut seen = HashSet::from([".job".to_string()]);
+            for raw in &raws {
+                let n = names.claim(raw);
+                prop_assert!(!n.is_empty() && n.len() <= 255, "{n:?}");
+                prop_assert!(!n.contains('/') && !n.chars().any(char::is_control), "{n:?}");
+                prop_assert!(n != "." && n != "..");
+                prop_assert!(seen.insert(n.clone()), "{n:?} twice");
+            }
+        }
+
+        /// Cleaning is idempotent, and names that are already safe are never changed.
+        #[test]
+        fn safe_names_are_left_alone(raw in ".{0,300}") {
+            let once = safe_name(&raw);
+            prop_assert_eq!(safe_name(&once), once.clone());
+            let already_safe = !raw.is_empty() && raw != "." && raw != ".." && raw.len() <= 255
+                && !raw.chars().any(|c| c == '/' || c.is_control());
+            if already_safe {
+                prop_assert_eq!(once, raw);
+            }
+        }
+    }
+
+    #[test]
+    fn undecodable_hrefs_keep_their_escapes() {
+        assert_eq!(href_file_name("https://h/f/%FF%FE.bin"), "%FF%FE.bin");
+        assert_eq!(href_file_name("https://h/f/a%2Fb.txt"), "a/b.txt");
+        assert_eq!(safe_name(&href_file_name("https://h/f/%00.txt")), "_.txt");
+    }
+
+    #[test]
+    fn unaddressable_job_ids() {
+        for bad in ["", ".", "..", "a/b", "../x", "a\\b", "c\u{1}d"] {
+            assert!(!addressable_job_id(bad), "{bad:?}");
+        }
+        for good in [
+            "0d6c1a2e-3b4f-4c5d-8e6f-7a8b9c0d1e01",
+            "job 42",
+            "über",
+            "..x",
+            &"j".repeat(300),
+        ] {
+            assert!(addressable_job_id(good), "{good:?}");
+        }
     }
 }
