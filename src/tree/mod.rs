@@ -372,10 +372,8 @@ impl Tree {
             tracing::info!("{what}: {}; the directory is shown empty", resp.status());
             return Ok(Vec::new());
         }
-        let body = resp
-            .text()
-            .await
-            .map_err(|e| crate::http::transport_error(&what, e))?;
+        let body = crate::api::read_document(resp, &what).await?;
+        let body = String::from_utf8_lossy(&body);
         let mut names = UniqueNames::default();
         let place = format!("index of {href}");
         Ok(dir_index::parse_index(&url, &body)
