@@ -2,12 +2,12 @@
 # Lists a root of N jobs through a mount: serves N synthetic jobs from the built-in server,
 # mounts it, times `ls` (cold and warm), `ls -l` and `find -maxdepth 1`, checks the count and
 # that no name repeats, and prints the daemon's peak RSS (VmHWM from /proc/PID/status).
-#   scripts/measure-listing.sh [N]     (default 100000)
+#   scripts/measure-listing.sh [N]     (default 100000; WEAVERFS_BIN=path skips the release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100000}
-cargo build --release --quiet
-bin=target/release/weaverfs
+bin=${WEAVERFS_BIN:-target/release/weaverfs}
+[ -n "${WEAVERFS_BIN:-}" ] || cargo build --release --quiet
 work=$(mktemp -d)
 mnt=$work/mnt
 mkdir -p "$mnt"
