@@ -38,6 +38,75 @@ fn corpus_replays_without_failures() {
     }
 }
 
+/// A byte-level fuzz loop that needs no nightly: corpus files mutated (bytes flipped, inserted,
+/// deleted, spliced with JSON tokens) and run through their check. `PARSER_FUZZ_ITERS` runs it
+/// longer (default 2,000 per target); repeatable, from a fixed seed.
+#[test]
+fn mutated_corpus_never_fails_a_check() {
+    let iters: usize = std::env::var("PARSER_FUZZ_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
+    const TOKENS: [&[u8]; 12] = [
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b"\"",
+        b",",
+        b":",
+        b"\"href\"",
+        b"\"value\"",
+        b"\"outputs\"",
+        b"\"%FF/../\\u0000\"",
+        b"1e999",
+    ];
+    let mut seed = 0x5eed_u64;
+    let mut rand = move |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 33) as usize) % n.max(1)
+    };
+    for (target, run) in [
+        ("results", check::results as fn(&[u8])),
+        ("status", check::status),
+        ("listing", check::listing),
+        ("dir_index", check::dir_index),
+    ] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus")
+            .join(target);
+        let seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect();
+        for _ in 0..iters {
+            let mut data = seeds[rand(seeds.len())].clone();
+            for _ in 0..1 + rand(8) {
+                let at = rand(data.len() + 1);
+                match rand(4) {
+                    0 if at < data.len() => data[at] ^= 1 << rand(8),
+                    1 if at < data.len() => {
+                        data.drain(at..(at + rand(16)).min(data.len()));
+                    }
+                    2 => {
+                        let token = TOKENS[rand(TOKENS.len())];
+                        data.splice(at..at, token.iter().copied());
+                    }
+                    _ => data.insert(at, rand(256) as u8),
+                }
+            }
+            let result = std::panic::catch_unwind(|| run(&data));
+            assert!(
+                result.is_ok(),
+                "{target} check fails on {:?}",
+                String::from_utf8_lossy(&data)
+            );
+        }
+    }
+}
+
 /// Names and strings servers might send: hostile ones more often than chance would.
 fn hostile_string() -> impl Strategy<Value = String> {
     prop_oneof![
