@@ -12,6 +12,8 @@ use crate::error::Result;
 pub const PAGE_LIMIT: usize = 1000;
 /// A bound on pages followed, against a server whose `next` links never end.
 const MAX_PAGES: usize = 100_000;
+/// A bound on the jobs listed, so a server that invents ids forever cannot exhaust memory.
+pub const MAX_JOBS: usize = 1_000_000;
 
 /// One page of `GET /jobs`.
 #[derive(Debug, Default, PartialEq)]
@@ -23,6 +25,8 @@ pub struct Page {
 }
 
 impl Page {
+    /// Parses a page. Entries that are not ids (numbers, objects without a string id) are
+    /// skipped with a warning.
     pub fn parse(body: &[u8]) -> std::result::Result<Page, String> {
         let doc: Value =
             serde_json::from_slice(body).map_err(|e| format!("job listing is not JSON: {e}"))?;
@@ -30,7 +34,7 @@ impl Page {
             .get("jobs")
             .and_then(Value::as_array)
             .ok_or("job listing has no `jobs` list")?;
-        let ids = jobs
+        let ids: Vec<String> = jobs
             .iter()
             .filter_map(|j| match j {
                 Value::String(s) => Some(s.clone()),
@@ -43,6 +47,10 @@ impl Page {
                 _ => None,
             })
             .collect();
+        if ids.len() < jobs.len() {
+            let skipped = jobs.len() - ids.len();
+            tracing::warn!("job listing: skipped {skipped} entries that are not job ids");
+        }
         let total = doc.get("total").and_then(Value::as_u64);
         let next_query = doc
             .get("links")
@@ -62,39 +70,56 @@ impl Page {
 }
 
 /// Lists every job, page after page. Ids repeated across pages (new jobs shift the pages of a
-/// listing sorted newest first) are kept once.
+/// listing sorted newest first) are kept once. The server's `total` is a hint, not trusted: a
+/// full page asks for the next one even when `total` says it was the last (a 400 or an empty
+/// page ends the listing), and a page that brings no new id ends it (pages that repeat).
 pub async fn list_all(api: &ApiClient) -> Result<Vec<String>> {
     let mut seen = HashSet::new();
     let mut ids = Vec::new();
     let mut page_no = 0usize;
     let mut query = format!("limit={PAGE_LIMIT}&page=0");
     let mut queries_done = HashSet::new();
+    let mut total = None;
     for _ in 0..MAX_PAGES {
         queries_done.insert(query.clone());
         let Some(page) = api.jobs_page(&query).await? else {
             break;
         };
         let got = page.ids.len();
+        let before = ids.len();
         for id in page.ids {
-            if seen.insert(id.clone()) {
+            if ids.len() < MAX_JOBS && seen.insert(id.clone()) {
                 ids.push(id);
             }
         }
+        total = page.total.or(total);
         page_no += 1;
-        let next = match (page.next_query, page.total) {
-            (Some(q), _) => Some(q),
-            (None, Some(total)) if (page_no * PAGE_LIMIT) < total as usize && got > 0 => {
+        if got > 0 && ids.len() == before {
+            tracing::warn!("job listing: page {query:?} holds no new job; the listing ends there");
+            break;
+        }
+        if ids.len() >= MAX_JOBS {
+            tracing::warn!("job listing: stopped at {MAX_JOBS} jobs");
+            break;
+        }
+        let total_says_more = total.is_some_and(|t| (page_no * PAGE_LIMIT) < t as usize);
+        let next = match page.next_query {
+            Some(q) => Some(q),
+            None if got >= PAGE_LIMIT || total_says_more => {
                 Some(format!("limit={PAGE_LIMIT}&page={page_no}"))
             }
-            _ => None,
+            None => None,
         };
         match next {
             Some(q) if got > 0 && !queries_done.contains(&q) => query = q,
             _ => break,
         }
     }
-    if ids.len() >= MAX_PAGES * PAGE_LIMIT {
-        tracing::warn!("job listing stopped after {MAX_PAGES} pages");
+    if let Some(t) = total.filter(|&t| t != ids.len() as u64) {
+        tracing::warn!(
+            "job listing: the server's total says {t} jobs; {} were listed",
+            ids.len()
+        );
     }
     Ok(ids)
 }

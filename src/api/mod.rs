@@ -76,14 +76,11 @@ impl ApiClient {
             .send(Method::GET, url, &[(ACCEPT, JSON)], what)
             .await?;
         let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| http::transport_error(what, e))?;
+        let body = read_document(resp, what).await?;
         if !status.is_success() {
             return Err(api_error(what, status, &body));
         }
-        Ok(body.to_vec())
+        Ok(body)
     }
 
     /// Whether the server answers a job listing: a first page of one job.
@@ -105,10 +102,7 @@ impl ApiClient {
             .send(Method::GET, url, &[(ACCEPT, JSON)], "job listing")
             .await?;
         let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| http::transport_error("job listing", e))?;
+        let body = read_document(resp, "job listing").await?;
         if status == StatusCode::BAD_REQUEST && !query.contains("page=0") {
             // Weaver answers a page past the end with 400 instead of an empty page.
             return Ok(None);
@@ -139,7 +133,7 @@ impl ApiClient {
         let resp = self.http.send(Method::GET, url, &headers, &what).await?;
         let status = resp.status();
         if matches!(status, StatusCode::NOT_FOUND | StatusCode::GONE) {
-            let body = resp.bytes().await.unwrap_or_default();
+            let body = read_document(resp, &what).await.unwrap_or_default();
             return Err(api_error(&what, status, &body));
         }
         let profiled = is_results_profile(resp.headers());
@@ -149,11 +143,8 @@ impl ApiClient {
             .and_then(|v| v.to_str().ok())
             .is_some_and(is_json_media);
         let document = if status == StatusCode::OK && is_json {
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| http::transport_error(&what, e))?;
-            Some(body.to_vec())
+            let body = read_document(resp, &what).await?;
+            Some(body)
         } else {
             tracing::debug!("{what}: answered {status}, not a JSON document");
             None
@@ -202,6 +193,38 @@ impl ApiClient {
             _ => body,
         })
     }
+}
+
+/// API documents larger than this are refused, so a server sending endless JSON cannot exhaust
+/// memory (a page of 1,000 job ids is about 40 KiB).
+pub const MAX_DOCUMENT: usize = 64 << 20;
+
+/// The body of an API answer, at most [`MAX_DOCUMENT`] bytes.
+pub(crate) async fn read_document(mut resp: reqwest::Response, what: &str) -> Result<Vec<u8>> {
+    let too_large = || {
+        let mib = MAX_DOCUMENT >> 20;
+        FsError::Io(format!(
+            "{what}: the answer is larger than {mib} MiB; refused"
+        ))
+    };
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_DOCUMENT as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| http::transport_error(what, e))?
+    {
+        if body.len() + chunk.len() > MAX_DOCUMENT {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn parse_body(
@@ -286,6 +309,49 @@ fn api_error(what: &str, status: StatusCode, body: &[u8]) -> FsError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server whose every answer is JSON that never ends (chunked), or that claims `length`.
+    async fn endless_json_server(length: Option<u64>) -> Url {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    let head = match length {
+                        Some(n) => format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {n}\r\n\r\n"),
+                        None => "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n".into(),
+                    };
+                    if sock.write_all(head.as_bytes()).await.is_err() || length.is_some() {
+                        return;
+                    }
+                    let mut chunk = b"10000\r\n".to_vec();
+                    chunk.extend(std::iter::repeat_n(b'[', 0x10000));
+                    chunk.extend(b"\r\n");
+                    while sock.write_all(&chunk).await.is_ok() {}
+                });
+            }
+        });
+        Url::parse(&format!("http://{addr}/weaver/")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn endless_or_huge_documents_are_refused() {
+        for length in [None, Some(u64::MAX / 2)] {
+            let base = endless_json_server(length).await;
+            let http = HttpClient::new(&base, &Default::default()).unwrap();
+            let api = ApiClient::new(base, http);
+            let e = api.list_jobs().await.unwrap_err();
+            assert!(
+                matches!(&e, FsError::Io(m) if m.contains("larger than 64 MiB")),
+                "{e}"
+            );
+            let e = api.status("x").await.unwrap_err();
+            assert!(e.to_string().contains("larger than 64 MiB"), "{e}");
+        }
+    }
 
     #[test]
     fn logs_become_lines() {

@@ -68,6 +68,7 @@ pub async fn probe(http: &HttpClient, url: &Url) -> Result<RemoteMeta> {
     let status = resp.status();
     if status.is_success() {
         if let Some(size) = header_u64(resp.headers(), CONTENT_LENGTH) {
+            let size = plausible_size(size, &what)?;
             return Ok(RemoteMeta::from_headers(resp.headers(), size));
         }
     } else if matches!(status, StatusCode::NOT_FOUND | StatusCode::GONE)
@@ -91,7 +92,17 @@ pub async fn probe(http: &HttpClient, url: &Url) -> Result<RemoteMeta> {
         _ => return Err(http::status_error(&what, status)),
     };
     let size = size.ok_or_else(|| FsError::Io(format!("{what}: the server tells no size")))?;
+    let size = plausible_size(size, &what)?;
     Ok(RemoteMeta::from_headers(resp.headers(), size))
+}
+
+/// A size the kernel can show: file offsets are signed 64-bit, so a larger one is nonsense.
+/// (A negative one does not parse, and counts as no size.)
+fn plausible_size(size: u64, what: &str) -> Result<u64> {
+    if size > i64::MAX as u64 {
+        return Err(FsError::Io(format!("{what}: absurd size {size}")));
+    }
+    Ok(size)
 }
 
 fn header_u64(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<u64> {
@@ -260,6 +271,22 @@ impl RemoteFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_sizes_are_errors() {
+        assert_eq!(plausible_size(0, "x").unwrap(), 0);
+        assert_eq!(plausible_size(1 << 62, "x").unwrap(), 1 << 62);
+        let e = plausible_size(u64::MAX, "HEAD u").unwrap_err();
+        assert!(
+            e.to_string().contains("absurd size 18446744073709551615"),
+            "{e}"
+        );
+        assert_eq!(parse_content_range("bytes 0-0/-5"), None);
+        assert_eq!(
+            parse_content_range("bytes 0-0/99999999999999999999999"),
+            None
+        );
+    }
 
     #[test]
     fn content_range_forms() {

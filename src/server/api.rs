@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::clock;
 use super::errors::ApiError;
+use super::hostile::{self, ListingMode};
 use super::jobs::{canonical_uuid, Output, ResponseMode, Status};
 use super::render::{self, Urls};
 use super::state::{JobView, Shared};
@@ -184,6 +185,18 @@ async fn list_jobs(
         ));
     }
     let ids = shared.catalog.listed_ids();
+    let mode = shared.listing_mode();
+    if mode != ListingMode::Honest {
+        let jobs = format!("{}/jobs", urls(&shared, &headers, &uri).api);
+        let body = hostile::listing_page(mode, ids, page, limit, &jobs).ok_or_else(|| {
+            ApiError::invalid_listing(
+                format!("Page index {page} is out of range."),
+                "Invalid paging parameters.",
+                json!({"page": page, "limit": limit}),
+            )
+        })?;
+        return Ok(json_response(StatusCode::OK, "application/json", &body));
+    }
     let total = ids.len();
     let Some(p) = paginate(total, page, limit) else {
         let last = (total as u64).div_ceil(limit).saturating_sub(1);

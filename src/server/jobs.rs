@@ -197,6 +197,7 @@ impl Catalog {
             raw(),
             old(),
             unlisted(),
+            super::hostile::job(),
         ];
         let samples: Vec<Arc<JobDef>> = samples.into_iter().map(Arc::new).collect();
         let listed = listing_order(&samples, extra);
@@ -350,14 +351,14 @@ pub(crate) fn successful(
     }
 }
 
-fn file(path: &'static str, text: &'static str) -> FileDef {
+pub(crate) fn file(path: &'static str, text: &'static str) -> FileDef {
     FileDef {
         path,
         source: Source::Text(text),
     }
 }
 
-fn href(path: &'static str, media_type: &'static str) -> Output {
+pub(crate) fn href(path: &'static str, media_type: &'static str) -> Output {
     Output::Href { path, media_type }
 }
 

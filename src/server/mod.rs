@@ -9,6 +9,7 @@ mod content;
 mod dir_jobs;
 mod errors;
 mod files;
+pub mod hostile;
 pub mod jobs;
 mod range;
 mod render;
@@ -194,6 +195,11 @@ impl TestServer {
     /// Successful Magpie sign-ins so far.
     pub fn signins(&self) -> u64 {
         self.shared.auth.signins()
+    }
+
+    /// How `GET /jobs` answers: honestly, or with hostile ids, or lying about its pages.
+    pub fn set_listing_mode(&self, mode: hostile::ListingMode) {
+        self.shared.set_listing_mode(mode);
     }
 
     /// Moves a job to `status` (`successful`, `failed`, `dismissed`, ...).

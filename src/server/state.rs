@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::auth::AuthState;
 use super::clock::{self, Micros};
+use super::hostile::ListingMode;
 use super::jobs::{running_log_line, Catalog, JobDef, Status};
 use super::RequestRecord;
 
@@ -58,6 +59,7 @@ pub(crate) struct Shared {
     refuse_head: AtomicBool,
     redirect_target: Mutex<Option<String>>,
     pub auth: AuthState,
+    listing_mode: Mutex<ListingMode>,
 }
 
 /// Locks ignoring poisoning: a panicking test thread must not wedge the server.
@@ -79,6 +81,7 @@ impl Shared {
             refuse_head: AtomicBool::new(false),
             redirect_target: Mutex::default(),
             auth: AuthState::default(),
+            listing_mode: Mutex::default(),
         };
         shared.set_latency(latency);
         shared
@@ -107,6 +110,14 @@ impl Shared {
 
     pub(crate) fn set_redirect_target(&self, target: Option<String>) {
         *lock(&self.redirect_target) = target;
+    }
+
+    pub(crate) fn listing_mode(&self) -> ListingMode {
+        *lock(&self.listing_mode)
+    }
+
+    pub(crate) fn set_listing_mode(&self, mode: ListingMode) {
+        *lock(&self.listing_mode) = mode;
     }
 
     pub(crate) fn head_allowed(&self) -> bool {

@@ -313,7 +313,11 @@ impl Tree {
                 let mut names = UniqueNames::default();
                 let specs = ids
                     .into_iter()
-                    .map(|id| ChildSpec::new(names.claim(&id), Content::Job(id.into())))
+                    .filter(|id| naming::addressable_job_id(id))
+                    .map(|id| {
+                        let name = names.claim_in(&id, &"job listing");
+                        ChildSpec::new(name, Content::Job(id.into()))
+                    })
                     .collect();
                 Ok((specs, self.mounted_at))
             }
@@ -322,6 +326,7 @@ impl Tree {
                 let mut specs = vec![ChildSpec::new(JOB_META_DIR, Content::JobMeta(id.clone()))];
                 if let Some(Ok(results)) = &snap.results {
                     specs.extend(outputs::output_entries(
+                        id,
                         &results.outputs,
                         self.cfg.plain_names,
                     ));
@@ -367,11 +372,10 @@ impl Tree {
             tracing::info!("{what}: {}; the directory is shown empty", resp.status());
             return Ok(Vec::new());
         }
-        let body = resp
-            .text()
-            .await
-            .map_err(|e| crate::http::transport_error(&what, e))?;
+        let body = crate::api::read_document(resp, &what).await?;
+        let body = String::from_utf8_lossy(&body);
         let mut names = UniqueNames::default();
+        let place = format!("index of {href}");
         Ok(dir_index::parse_index(&url, &body)
             .into_iter()
             .map(|e| {
@@ -380,7 +384,7 @@ impl Tree {
                 } else {
                     Content::Remote(e.url.as_str().into())
                 };
-                ChildSpec::new(names.claim(&e.name), content)
+                ChildSpec::new(names.claim_in(&e.name, &place), content)
             })
             .collect())
     }

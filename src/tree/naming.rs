@@ -37,7 +37,8 @@ pub fn extension_for_media_type(media_type: &str) -> Option<&'static str> {
     })
 }
 
-/// The last path segment of a URL, percent-decoded ("" for a directory URL).
+/// The last path segment of a URL, percent-decoded ("" for a directory URL). A segment whose
+/// decoded bytes are not UTF-8 is kept as sent (`%FF.bin`), so distinct files keep distinct names.
 pub fn href_file_name(href: &str) -> String {
     let path = match url::Url::parse(href) {
         Ok(u) => u.path().to_string(),
@@ -63,7 +64,7 @@ fn percent_decode(s: &str) -> String {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
 }
 
 /// A file name's extension, when it looks like one (1 to 10 alphanumerics after the last dot).
@@ -104,8 +105,9 @@ pub fn href_output_name(id: &str, href: &str, media_type: Option<&str>, plain: b
     with_extension(id, ext.as_deref())
 }
 
-/// A name safe to show in a directory: no `/` or NUL or control characters, not `.` or `..`, not
-/// empty, at most 255 bytes (cut on a character boundary, keeping the extension).
+/// A name safe to show in a directory: `/`, NUL and control characters become `_`; empty, `.`
+/// and `..` get a leading `_`; over 255 bytes is cut on a character boundary, keeping the
+/// extension.
 pub fn safe_name(raw: &str) -> String {
     let mut name: String = raw
         .chars()
@@ -127,6 +129,18 @@ pub fn safe_name(raw: &str) -> String {
     name
 }
 
+/// Whether a listed job id can be asked about as one URL path segment: not empty, `.` or `..`
+/// (which URLs resolve away), without `/`, `\\` or control characters (which servers may
+/// decode into another path). Others are skipped, with a warning.
+pub fn addressable_job_id(id: &str) -> bool {
+    let ok = !matches!(id, "" | "." | "..")
+        && !id.chars().any(|c| c == '/' || c == '\\' || c.is_control());
+    if !ok {
+        tracing::warn!("job listing: skipped job id {id:?}: it cannot be asked for safely");
+    }
+    ok
+}
+
 /// Hands out names unique within one directory: the second `a.json` becomes `a-2.json`.
 #[derive(Debug, Default)]
 pub struct UniqueNames {
@@ -141,6 +155,17 @@ impl UniqueNames {
         }
     }
 
+    /// Like [`UniqueNames::claim`], with a warning naming `place` (the job, the listing) and
+    /// the raw value when the name had to be changed to be safe.
+    pub fn claim_in(&mut self, wanted: &str, place: &dyn std::fmt::Display) -> String {
+        let name = self.claim(wanted);
+        if safe_name(wanted) != wanted {
+            tracing::warn!("{place}: {wanted:?} is not a safe file name; shown as {name:?}");
+        }
+        name
+    }
+
+    /// A safe name for `wanted`, with a `-N` suffix (before the extension) if it is taken.
     pub fn claim(&mut self, wanted: &str) -> String {
         let wanted = safe_name(wanted);
         if self.taken.insert(wanted.clone()) {
@@ -275,6 +300,58 @@ mod tests {
                 prop_assert!(n != "." && n != "..");
                 prop_assert!(seen.insert(n));
             }
+        }
+
+        /// Names from a small hostile alphabet collide often, before and after cleaning (and
+        /// long ones after cutting): still unique and safe, and no control characters.
+        #[test]
+        fn colliding_hostile_names_stay_unique(
+            raws in proptest::collection::vec("[a./_\\x00\\x01\\x7f\\né]{0,4}(\\.json)?|[ab]{250,260}(\\.nc)?", 1..40),
+        ) {
+            let mut names = UniqueNames::reserving(&[".job"]);
+            let mut seen = HashSet::from([".job".to_string()]);
+            for raw in &raws {
+                let n = names.claim(raw);
+                prop_assert!(!n.is_empty() && n.len() <= 255, "{n:?}");
+                prop_assert!(!n.contains('/') && !n.chars().any(char::is_control), "{n:?}");
+                prop_assert!(n != "." && n != "..");
+                prop_assert!(seen.insert(n.clone()), "{n:?} twice");
+            }
+        }
+
+        /// Cleaning is idempotent, and names that are already safe are never changed.
+        #[test]
+        fn safe_names_are_left_alone(raw in ".{0,300}") {
+            let once = safe_name(&raw);
+            prop_assert_eq!(safe_name(&once), once.clone());
+            let already_safe = !raw.is_empty() && raw != "." && raw != ".." && raw.len() <= 255
+                && !raw.chars().any(|c| c == '/' || c.is_control());
+            if already_safe {
+                prop_assert_eq!(once, raw);
+            }
+        }
+    }
+
+    #[test]
+    fn undecodable_hrefs_keep_their_escapes() {
+        assert_eq!(href_file_name("https://h/f/%FF%FE.bin"), "%FF%FE.bin");
+        assert_eq!(href_file_name("https://h/f/a%2Fb.txt"), "a/b.txt");
+        assert_eq!(safe_name(&href_file_name("https://h/f/%00.txt")), "_.txt");
+    }
+
+    #[test]
+    fn unaddressable_job_ids() {
+        for bad in ["", ".", "..", "a/b", "../x", "a\\b", "c\u{1}d"] {
+            assert!(!addressable_job_id(bad), "{bad:?}");
+        }
+        for good in [
+            "0d6c1a2e-3b4f-4c5d-8e6f-7a8b9c0d1e01",
+            "job 42",
+            "über",
+            "..x",
+            &"j".repeat(300),
+        ] {
+            assert!(addressable_job_id(good), "{good:?}");
         }
     }
 }

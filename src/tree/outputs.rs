@@ -9,21 +9,29 @@ use super::naming::{
 use super::{ChildSpec, Content, JOB_META_DIR};
 use crate::api::{FileRef, Output, OutputValue};
 
-/// The entries of a successful job's directory, besides `.job/`.
-pub fn output_entries(outputs: &[Output], plain_names: bool) -> Vec<ChildSpec> {
+/// The entries of a successful job's directory, besides `.job/`. Unsafe or colliding names
+/// are changed (and logged, naming `job`).
+pub fn output_entries(job: &str, outputs: &[Output], plain_names: bool) -> Vec<ChildSpec> {
     let mut names = UniqueNames::reserving(&[JOB_META_DIR]);
+    let place = format!("job {job}");
     outputs
         .iter()
         .map(|o| {
-            let (wanted, content) = entry_of(&o.id, &o.value, plain_names, true);
-            ChildSpec::new(names.claim(&wanted), content)
+            let (wanted, content) = entry_of(&place, &o.id, &o.value, plain_names, true);
+            ChildSpec::new(names.claim_in(&wanted, &place), content)
         })
         .collect()
 }
 
 /// The name and content of one value. `top` values are named by their output id; array items
 /// by their file name (or their index).
-fn entry_of(id: &str, value: &OutputValue, plain: bool, top: bool) -> (String, Content) {
+fn entry_of(
+    place: &str,
+    id: &str,
+    value: &OutputValue,
+    plain: bool,
+    top: bool,
+) -> (String, Content) {
     let ext = |e: Option<&str>| {
         if plain {
             id.to_string()
@@ -45,7 +53,7 @@ fn entry_of(id: &str, value: &OutputValue, plain: bool, top: bool) -> (String, C
         }
         OutputValue::Items(items) => (
             id.to_string(),
-            Content::Static(item_entries(items, plain).into()),
+            Content::Static(item_entries(&format!("{place}, output {id:?}"), items, plain).into()),
         ),
         OutputValue::File(f) if f.is_dir() => {
             let name = if top {
@@ -72,14 +80,14 @@ fn entry_of(id: &str, value: &OutputValue, plain: bool, top: bool) -> (String, C
 }
 
 /// The entries of an array holding files: named by their file names, unique on collision.
-fn item_entries(items: &[OutputValue], plain: bool) -> Vec<ChildSpec> {
+fn item_entries(place: &str, items: &[OutputValue], plain: bool) -> Vec<ChildSpec> {
     let mut names = UniqueNames::default();
     items
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            let (wanted, content) = entry_of(&i.to_string(), item, plain, false);
-            ChildSpec::new(names.claim(&wanted), content)
+            let (wanted, content) = entry_of(place, &i.to_string(), item, plain, false);
+            ChildSpec::new(names.claim_in(&wanted, &place), content)
         })
         .collect()
 }
@@ -114,7 +122,7 @@ mod tests {
     use serde_json::json;
 
     fn entries(doc: Value, plain: bool) -> Vec<ChildSpec> {
-        output_entries(&parse_results(&doc).unwrap(), plain)
+        output_entries("j", &parse_results(&doc).unwrap(), plain)
     }
 
     fn inline(e: &ChildSpec) -> &[u8] {

@@ -29,6 +29,14 @@ impl Mounted {
         m
     }
 
+    /// Like [`Mounted::start`], keeping the daemon's stderr for [`Mounted::log`].
+    pub fn start_logged(cfg: ServerConfig, args: &[&str]) -> Mounted {
+        let mut m = Mounted::serve(cfg);
+        let url = m.server.api_url();
+        m.mount(&url, args, &[]);
+        m
+    }
+
     /// Starts a server with `cfg` only; [`Mounted::mount`] mounts it.
     pub fn serve(cfg: ServerConfig) -> Mounted {
         let (rt, server) = start_server(cfg);
