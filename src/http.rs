@@ -3,12 +3,14 @@
 //! Credentials (`--header`, the bearer token) are attached only to requests whose origin is the
 //! API's origin, so an href pointing elsewhere, or a redirect to elsewhere, never receives them.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, LOCATION};
 use reqwest::{Method, Response, StatusCode, Url};
 
 use crate::error::FsError;
+use crate::stats::Stats;
 
 /// Redirects followed for one request.
 const MAX_REDIRECTS: usize = 10;
@@ -42,6 +44,7 @@ pub struct HttpClient {
     client: reqwest::Client,
     api_origin: url::Origin,
     credentials: HeaderMap,
+    stats: Arc<Stats>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -84,13 +87,34 @@ impl HttpClient {
             client,
             api_origin: api_base.origin(),
             credentials,
+            stats: Arc::new(Stats::new(api_base)),
         })
+    }
+
+    /// The counters of the mount this client serves.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
     }
 
     /// Sends a request, following redirects here rather than in reqwest, so that credentials
     /// are decided again at every hop: a redirect off the API's origin gets none (and no
     /// `Referer` is ever sent).
     pub async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        headers: &[(HeaderName, &str)],
+        what: &str,
+    ) -> Result<Response, FsError> {
+        let (kind, started) = (self.stats.kind_of(&method, &url, headers), Instant::now());
+        let result = self
+            .send_following_redirects(method, url, headers, what)
+            .await;
+        self.stats.request(kind, &result, started.elapsed());
+        result
+    }
+
+    async fn send_following_redirects(
         &self,
         method: Method,
         url: Url,

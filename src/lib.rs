@@ -10,6 +10,7 @@
 //! - [`fuse`]: the fuser adapter, which only translates requests and replies;
 //! - [`mount`], [`mountpoint`], [`daemon`], [`mount_helper`], [`logging`]: mounting, unmounting,
 //!   running in the background, the `mount.weaverfs` helper for mount(8), and where logs go;
+//! - [`stats`]: the mount's counters, shown at `.weaverfs/stats.json`;
 //! - [`server`]: the built-in sample server used by `weaverfs demo` and the tests.
 
 pub mod api;
@@ -25,4 +26,5 @@ pub mod mount_helper;
 pub mod mountpoint;
 pub mod read;
 pub mod server;
+pub mod stats;
 pub mod tree;

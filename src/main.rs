@@ -1,5 +1,5 @@
-//! The `weaverfs` command: `mount`, `unmount`, `demo` (mount the built-in sample server) and
-//! `serve`. Run as `mount.weaverfs` (a symlink), it is the helper mount(8) calls.
+//! The `weaverfs` command: `mount`, `unmount`, `demo` (mount the built-in sample server),
+//! `stats` and `serve`. Run as `mount.weaverfs` (a symlink), it is the helper mount(8) calls.
 
 mod cli;
 
@@ -61,6 +61,13 @@ enum Command {
         opts: MountArgs,
         #[command(flatten)]
         mounting: MountingArgs,
+    },
+    /// Show a mount's counters (requests, bytes, cache, errors, latency) as a table.
+    Stats {
+        mountpoint: PathBuf,
+        /// Print the raw `.weaverfs/stats.json` instead.
+        #[arg(long)]
+        json: bool,
     },
     /// Run the built-in sample server only, until Ctrl-C.
     Serve {
@@ -224,6 +231,7 @@ fn run(cli: Cli) -> Result<(), String> {
             mounting.apply(&mut cfg);
             mount_and_serve(&cfg, &mountpoint, &rt)
         }
+        Command::Stats { mountpoint, json } => weaverfs::stats::print_stats(&mountpoint, json),
         Command::Serve {
             addr,
             big_file_size,
