@@ -275,9 +275,11 @@ fn sha256(path: &Path) -> String {
     out.split_whitespace().next().unwrap().to_string()
 }
 
-/// Files under `root`, relative, as `find -type f` lists them.
+/// The files of our two jobs under `root` (the mount also holds the sample jobs), relative,
+/// as `find -type f` lists them.
 fn find_files(root: &Path) -> BTreeSet<String> {
-    run("find", &[s(root), "-type", "f"])
+    let (job, data_job) = (root.join(JOB), root.join(DATA_JOB));
+    run("find", &[s(&job), s(&data_job), "-type", "f"])
         .lines()
         .map(|l| {
             l.strip_prefix(s(root))
