@@ -426,8 +426,8 @@ pub fn render_table(s: &Snapshot) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{:<12} {:>8} {:>9} {:>9} {:>9}  {}",
-        "REQUESTS", "COUNT", "P50", "P90", "P99", "STATUS"
+        "{:<12} {:>8} {:>9} {:>9} {:>9}  STATUS",
+        "REQUESTS", "COUNT", "P50", "P90", "P99"
     );
     let row = |out: &mut String, name: &str, count: u64, p: &Percentiles, status: String| {
         let _ = writeln!(
@@ -599,7 +599,7 @@ mod tests {
                 upper >= v || i == Histogram::new().buckets.len() - 1,
                 "{v} > {upper}"
             );
-            if v >= LINEAR_BELOW && v < 1 << 44 {
+            if (LINEAR_BELOW..1 << 44).contains(&v) {
                 // Within 12.5% above the value.
                 assert!(upper as f64 <= v as f64 * 1.125 + 1.0, "{v} -> {upper}");
             }
