@@ -111,7 +111,7 @@ fn stats_follow_what_was_read() {
     // A re-read of a cached file, past the kernel's page cache: block-cache hits, nothing
     // fetched.
     let small = job.join("output_bin.bin");
-    let first = fs::read(&small).unwrap();
+    let first = read_direct(&small);
     let (warm, warm_len) = stats(&m);
     assert_eq!(read_direct(&small), first);
     let (reread, _) = stats(&m);
