@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use crate::error::{FsError, Result};
 use crate::read::{ReadState, Reader, RemoteFile};
+use crate::stats::Stats;
 use crate::tree::{Attr, Content, Tree};
 
 /// An entry of a directory listing as `readdir` returns it.
@@ -63,6 +64,10 @@ impl WeaverFs {
 
     pub fn reader(&self) -> &Reader {
         &self.reader
+    }
+
+    pub fn stats(&self) -> &Arc<Stats> {
+        self.tree.api().http().stats()
     }
 
     fn handles(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Handle>>> {
@@ -162,6 +167,7 @@ impl WeaverFs {
                 let bytes = self.tree.document(&node).await?;
                 (Handle::Bytes(bytes), true, false)
             }
+            Content::Stats => (Handle::Bytes(self.stats().json()), true, false),
             Content::Remote(_) => {
                 let file = self.tree.remote_file(&node).await?;
                 // A new version with another size: bypass the kernel's cached size and pages.

@@ -50,9 +50,11 @@ impl FuseAdapter {
         R: FnOnce(Result<T, Errno>) + Send + 'static,
     {
         let fut = op(self.fs.clone());
+        let stats = self.fs.stats().clone();
         self.rt.spawn(async move {
             let result = fut.await.map_err(|e| {
                 log_error(&e);
+                stats.error(e.errno());
                 Errno::from_i32(e.errno())
             });
             reply(result);
@@ -161,7 +163,10 @@ impl Filesystem for FuseAdapter {
         reply: ReplyData,
     ) {
         self.spawn(
-            move |fs| async move { fs.read(fh.0, offset, size).await },
+            move |fs| async move {
+                let read = fs.read(fh.0, offset, size).await;
+                read.inspect(|bytes| fs.stats().served(bytes.len()))
+            },
             move |r| match r {
                 Ok(bytes) => reply.data(&bytes),
                 Err(e) => reply.error(e),

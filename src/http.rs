@@ -4,13 +4,14 @@
 //! pointing elsewhere, or a redirect to elsewhere, never receives them.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderName, LOCATION};
 use reqwest::{Method, Response, StatusCode, Url};
 
 use crate::auth::{AuthOptions, Credentials};
 use crate::error::FsError;
+use crate::stats::Stats;
 use crate::tls::TlsOptions;
 
 /// Redirects followed for one request.
@@ -42,6 +43,7 @@ impl Default for HttpOptions {
 pub struct HttpClient {
     client: reqwest::Client,
     auth: Arc<Credentials>,
+    stats: Arc<Stats>,
 }
 
 impl HttpClient {
@@ -57,7 +59,11 @@ impl HttpClient {
         let client = crate::tls::configure(client, &opts.tls)?
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(HttpClient { client, auth })
+        Ok(HttpClient {
+            client,
+            auth,
+            stats: Arc::new(Stats::new(api_base)),
+        })
     }
 
     /// Signs in where the credentials need it (Magpie), so bad ones fail a mount at start.
@@ -90,10 +96,30 @@ impl HttpClient {
         Ok(resp)
     }
 
+    /// The counters of the mount this client serves.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
+    }
+
     /// Sends a request, following redirects here rather than in reqwest, so that credentials
     /// are decided again at every hop: a redirect off the API's origin gets none (and no
     /// `Referer` is ever sent).
     async fn send_once(
+        &self,
+        method: Method,
+        url: Url,
+        headers: &[(HeaderName, &str)],
+        what: &str,
+    ) -> Result<Response, FsError> {
+        let (kind, started) = (self.stats.kind_of(&method, &url, headers), Instant::now());
+        let result = self
+            .send_following_redirects(method, url, headers, what)
+            .await;
+        self.stats.request(kind, &result, started.elapsed());
+        result
+    }
+
+    async fn send_following_redirects(
         &self,
         method: Method,
         url: Url,

@@ -13,6 +13,7 @@
 //! - [`mount`], [`mountpoint`], [`daemon`], [`mount_helper`], [`logging`]: mounting, unmounting,
 //!   running in the background, the `mount.weaverfs` helper for mount(8), and where logs go;
 //! - [`get`]: `weaverfs get`, a job's tree written to disk through the same core;
+//! - [`stats`]: the mount's counters, shown at `.weaverfs/stats.json`;
 //! - [`server`]: the built-in sample server used by `weaverfs demo` and the tests.
 
 pub mod api;
@@ -30,5 +31,6 @@ pub mod mount_helper;
 pub mod mountpoint;
 pub mod read;
 pub mod server;
+pub mod stats;
 pub mod tls;
 pub mod tree;

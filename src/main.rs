@@ -1,6 +1,6 @@
-//! The `weaverfs` command: `mount`, `unmount`, `get` (a job to a directory, without FUSE), `demo`
-//! (mount the built-in sample server) and `serve`. Run as `mount.weaverfs` (a symlink), it is the
-//! helper mount(8) calls.
+//! The `weaverfs` command: `mount`, `unmount`, `get` (a job to a directory, without FUSE), `stats`,
+//! `demo` (mount the built-in sample server) and `serve`. Run as `mount.weaverfs` (a symlink), it
+//! is the helper mount(8) calls.
 
 mod cli;
 
@@ -89,6 +89,13 @@ enum Command {
         progress: bool,
         #[command(flatten)]
         opts: MountArgs,
+    },
+    /// Show a mount's counters (requests, bytes, cache, errors, latency) as a table.
+    Stats {
+        mountpoint: PathBuf,
+        /// Print the raw `.weaverfs/stats.json` instead.
+        #[arg(long)]
+        json: bool,
     },
     /// Run the built-in sample server only, until Ctrl-C.
     Serve {
@@ -256,6 +263,7 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             weaverfs::get::run(&opts.config(url.as_str())?, &get, &rt)
         }
+        Command::Stats { mountpoint, json } => weaverfs::stats::print_stats(&mountpoint, json),
         Command::Serve {
             addr,
             big_file_size,

@@ -1,7 +1,7 @@
 //! An LRU cache of file blocks, bounded in bytes, where concurrent misses on one block share a
 //! single fetch.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +30,8 @@ pub struct CacheStats {
     pub misses: AtomicU64,
     pub coalesced: AtomicU64,
     pub evictions: AtomicU64,
+    /// Blocks fetched by `prefetch`, then read.
+    pub read_ahead_hits: AtomicU64,
 }
 
 pub struct BlockCache {
@@ -42,6 +44,8 @@ struct State {
     blocks: LruCache<BlockKey, Bytes>,
     bytes: u64,
     inflight: HashMap<BlockKey, SharedFetch>,
+    /// Blocks fetched (or being fetched) by `prefetch` and not read since.
+    prefetched: HashSet<BlockKey>,
 }
 
 impl BlockCache {
@@ -53,6 +57,7 @@ impl BlockCache {
                 blocks: LruCache::unbounded(),
                 bytes: 0,
                 inflight: HashMap::new(),
+                prefetched: HashSet::new(),
             }),
             stats: CacheStats::default(),
         })
@@ -92,6 +97,7 @@ impl BlockCache {
     fn insert_locked(&self, state: &mut State, key: BlockKey, block: Bytes) {
         let len = block.len() as u64;
         if len > self.capacity {
+            state.prefetched.remove(&key);
             return;
         }
         if let Some(old) = state.blocks.put(key, block) {
@@ -100,8 +106,9 @@ impl BlockCache {
         state.bytes += len;
         while state.bytes > self.capacity {
             match state.blocks.pop_lru() {
-                Some((_, evicted)) => {
+                Some((key, evicted)) => {
                     state.bytes -= evicted.len() as u64;
+                    state.prefetched.remove(&key);
                     self.stats.evictions.fetch_add(1, Ordering::Relaxed);
                 }
                 None => break,
@@ -120,7 +127,7 @@ impl BlockCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, FsError>> + Send + 'static,
     {
-        match self.find_or_start(key, fetch) {
+        match self.find_or_start(key, fetch, false) {
             Found::Cached(block) => Ok(block),
             Found::Fetching(fetching, _) => fetching.await,
         }
@@ -133,17 +140,23 @@ impl BlockCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, FsError>> + Send + 'static,
     {
-        matches!(self.find_or_start(key, fetch), Found::Fetching(_, true))
+        matches!(
+            self.find_or_start(key, fetch, true),
+            Found::Fetching(_, true)
+        )
     }
 
     /// The cached block, or the fetch of it, started here (in one step under the lock) if
     /// nobody had started it.
-    fn find_or_start<F, Fut>(self: &Arc<Self>, key: BlockKey, fetch: F) -> Found
+    fn find_or_start<F, Fut>(self: &Arc<Self>, key: BlockKey, fetch: F, ahead: bool) -> Found
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, FsError>> + Send + 'static,
     {
         let mut state = self.lock();
+        if !ahead && state.prefetched.remove(&key) {
+            self.stats.read_ahead_hits.fetch_add(1, Ordering::Relaxed);
+        }
         if let Some(block) = state.blocks.get(&key) {
             self.stats.hits.fetch_add(1, Ordering::Relaxed);
             return Found::Cached(block.clone());
@@ -153,6 +166,9 @@ impl BlockCache {
             return Found::Fetching(fetching.clone(), false);
         }
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
+        if ahead {
+            state.prefetched.insert(key.clone());
+        }
         // The fetch runs as its own task, so it completes (and leaves `inflight`) even when
         // every reader waiting for it goes away.
         let task = {
@@ -183,8 +199,11 @@ impl BlockCache {
     fn finish(&self, key: BlockKey, result: &Result<Bytes, FsError>) {
         let mut state = self.lock();
         state.inflight.remove(&key);
-        if let Ok(block) = result {
-            self.insert_locked(&mut state, key, block.clone());
+        match result {
+            Ok(block) => self.insert_locked(&mut state, key, block.clone()),
+            Err(_) => {
+                state.prefetched.remove(&key);
+            }
         }
     }
 }
@@ -272,6 +291,37 @@ mod tests {
             .get_or_fetch(key("f", 0), || async { Ok(Bytes::from_static(b"ok")) })
             .await;
         assert_eq!(r.unwrap(), Bytes::from_static(b"ok"));
+    }
+
+    #[tokio::test]
+    async fn blocks_fetched_ahead_count_once_when_read() {
+        let cache = BlockCache::new(8);
+        let block = |b: &'static [u8]| move || async move { Ok(Bytes::from_static(b)) };
+        let read_ahead_hits = || cache.stats.read_ahead_hits.load(Ordering::Relaxed);
+        assert!(cache.prefetch(key("f", 0), block(b"0000")));
+        cache
+            .get_or_fetch(key("f", 0), block(b"0000"))
+            .await
+            .unwrap();
+        cache
+            .get_or_fetch(key("f", 0), block(b"0000"))
+            .await
+            .unwrap();
+        assert_eq!(
+            read_ahead_hits(),
+            1,
+            "a second read of the block is a plain hit"
+        );
+        // A failed read-ahead leaves nothing behind.
+        assert!(cache.prefetch(key("f", 3), || async { Err(FsError::io("down")) }));
+        while cache.is_present(&key("f", 3)) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        cache
+            .get_or_fetch(key("f", 3), block(b"3333"))
+            .await
+            .unwrap();
+        assert_eq!(read_ahead_hits(), 1);
     }
 
     proptest::proptest! {

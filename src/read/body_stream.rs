@@ -16,6 +16,7 @@ use super::remote::RemoteFile;
 use crate::cache::{blocks, BlockCache};
 use crate::error::{FsError, Result};
 use crate::http::{self, HttpClient};
+use crate::stats::Stats;
 
 /// A stream with no reader waiting for this long is dropped.
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
@@ -33,6 +34,8 @@ struct Demand {
     /// The furthest block a reader waits for.
     wanted: AtomicU64,
     moved: Notify,
+    /// How many blocks the stream may run ahead of `wanted`.
+    ahead: u64,
 }
 
 #[derive(Debug)]
@@ -55,16 +58,20 @@ impl BodyStream {
         cache: Arc<BlockCache>,
         block_size: u64,
         ahead: u64,
+        stats: Arc<Stats>,
     ) -> Arc<BodyStream> {
         let (tx, rx) = watch::channel(Progress {
             next: 0,
             failed: None,
         });
-        let demand = Arc::new(Demand::default());
+        let demand = Arc::new(Demand {
+            ahead,
+            ..Demand::default()
+        });
         let task_demand = demand.clone();
         // Dropping the stream aborts the task (see Drop).
         let task = tokio::spawn(async move {
-            let result = pump(&file, resp, &cache, block_size, ahead, &tx, &task_demand).await;
+            let result = pump(&file, resp, &cache, &stats, block_size, &tx, &task_demand).await;
             if let Err(e) = result {
                 tx.send_modify(|p| p.failed = Some(e));
             }
@@ -106,8 +113,8 @@ async fn pump(
     file: &RemoteFile,
     mut resp: Response,
     cache: &BlockCache,
+    stats: &Stats,
     block_size: u64,
-    ahead: u64,
     progress: &watch::Sender<Progress>,
     demand: &Demand,
 ) -> Result<()> {
@@ -125,7 +132,10 @@ async fn pump(
                 .await
                 .map_err(|e| http::transport_error(&what, e))?
             {
-                Some(chunk) => buf.extend_from_slice(&chunk),
+                Some(chunk) => {
+                    stats.fetched(chunk.len());
+                    buf.extend_from_slice(&chunk)
+                }
                 None => {
                     return Err(FsError::Io(format!(
                         "{what}: the body ended before the file's {size} bytes"
@@ -138,7 +148,7 @@ async fn pump(
         index += 1;
         progress.send_modify(|p| p.next = index);
         // Backpressure: stay a few blocks ahead of the readers.
-        while index > demand.wanted.load(Ordering::Relaxed) + ahead {
+        while index > demand.wanted.load(Ordering::Relaxed) + demand.ahead {
             if tokio::time::timeout(IDLE_LIMIT, demand.moved.notified())
                 .await
                 .is_err()
@@ -174,7 +184,15 @@ pub async fn fetch_block(
                         Some(r) => r,
                         None => file.get_whole(http).await?,
                     };
-                    let s = BodyStream::start(file.clone(), resp, cache.clone(), block_size, ahead);
+                    let stats = http.stats().clone();
+                    let s = BodyStream::start(
+                        file.clone(),
+                        resp,
+                        cache.clone(),
+                        block_size,
+                        ahead,
+                        stats,
+                    );
                     *current = Some(s.clone());
                     s
                 }

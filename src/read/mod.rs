@@ -48,6 +48,7 @@ impl Reader {
     /// cache so read-ahead never evicts what is being read.
     pub fn new(http: HttpClient, cache: Arc<BlockCache>, block_size: u64, max_window: u64) -> Self {
         let cache_blocks = (cache.capacity() / block_size).max(1);
+        http.stats().watch_cache(&cache);
         Reader {
             http,
             max_window: max_window.min(cache_blocks / 4),

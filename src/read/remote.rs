@@ -204,6 +204,7 @@ impl RemoteFile {
                     .bytes()
                     .await
                     .map_err(|e| http::transport_error(&what, e))?;
+                http.stats().fetched(body.len());
                 if body.len() as u64 != end - start {
                     return Err(FsError::Io(format!(
                         "{what}: {} bytes received, {} expected",

@@ -7,6 +7,7 @@
 //! /JOB/.job/              status.json inputs.json results.json logs.txt [exceptions.json]
 //! /JOB/OUTPUT[.ext]       literals as text, JSON as .json, href outputs fetched by range
 //! /JOB/OUTPUT/            arrays of files, directory outputs
+//! /.weaverfs/stats.json   the mount's counters (found by name, not listed)
 //! ```
 
 pub mod dir_index;
@@ -26,6 +27,7 @@ use url::Url;
 use crate::api::{ApiClient, JobDocument, JobState, JobStatus, Results};
 use crate::error::{FsError, Result};
 use crate::read::{probe, RemoteFile};
+use crate::stats::{STATS_DIR, STATS_FILE};
 use naming::UniqueNames;
 pub use node::{Attr, ChildSpec, Content, Doc, Listing, Node};
 
@@ -165,6 +167,9 @@ impl Tree {
             return Err(FsError::NotDir);
         }
         if parent.content == Content::Root {
+            if name == STATS_DIR {
+                return Ok(self.stats_dir());
+            }
             // A known job resolves from the last listing, even a stale one, so a path walk
             // does not wait for a refresh of thousands of jobs.
             let known = match parent.listing.try_lock() {
@@ -189,6 +194,14 @@ impl Tree {
             Some(ino) => self.node(ino),
             None => Err(FsError::NotFound(name.to_string())),
         }
+    }
+
+    /// `.weaverfs/`: resolved by name but left out of the root listing, so `ls -a`, `find`,
+    /// `cp -r` and backups of the mount never meet it.
+    fn stats_dir(&self) -> Arc<Node> {
+        let file = ChildSpec::new(STATS_FILE, Content::Stats);
+        let spec = ChildSpec::new(STATS_DIR, Content::Static(Arc::from([file])));
+        self.register(ROOT_INO, spec, self.mounted_at)
     }
 
     /// A job that the listing does not show (private, newer than the listing) still resolves.
@@ -310,7 +323,7 @@ impl Tree {
         match &dir.content {
             Content::Root => {
                 let ids = self.api.list_jobs().await?;
-                let mut names = UniqueNames::default();
+                let mut names = UniqueNames::reserving(&[STATS_DIR]);
                 let specs = ids
                     .into_iter()
                     .filter(|id| naming::addressable_job_id(id))
@@ -525,6 +538,10 @@ impl Tree {
                 attr.ttl = self.cfg.finished_ttl;
             }
             Content::Document(..) => attr.size = self.document(node).await?.len() as u64,
+            Content::Stats => {
+                attr.size = self.api.http().stats().json().len() as u64;
+                (attr.mtime, attr.ttl) = (SystemTime::now(), Duration::ZERO);
+            }
             Content::Remote(_) => {
                 let file = self.remote_file(node).await?;
                 attr.size = file.size();

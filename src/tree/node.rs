@@ -25,6 +25,8 @@ pub enum Content {
     Document(Arc<str>, Doc),
     /// An href output.
     Remote(Arc<str>),
+    /// `.weaverfs/stats.json`: the mount's counters, taken at each open.
+    Stats,
 }
 
 impl Content {
