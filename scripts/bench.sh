@@ -385,8 +385,14 @@ main() {
     done
     log "run $run/$runs: raw HTTP limits"
     http_limits
+    # Tables after every run, so that a stopped benchmark still leaves the runs it finished.
+    report >/dev/null
   done
   echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$work/machine.md"
+  report
+}
+
+report() {
   mkdir -p "$out"
   cp "$tsv" "$out/bench.tsv"
   python3 scripts/bench_report.py "$out/bench.tsv" "$work/machine.md" "$cache_budget_mib" "$out"
