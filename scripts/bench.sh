@@ -152,7 +152,7 @@ machine_info() {
     echo "- CPU: $(nproc) × $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
     echo "- RAM: $(free -g | awk '/Mem:/ {print $2}') GiB; kernel $(uname -r); Debian $(cat /etc/debian_version 2>/dev/null || echo '?')"
     echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //'); $(rclone version | head -1); $(httpdirfs --version 2>&1 | head -1); $("$weaverfs" --version)"
+    echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //'); $(rclone version | head -1); $(httpdirfs --version 2>&1 | head -1); $("$weaverfs" --version) ($(git describe --always --dirty 2>/dev/null || echo 'commit unknown'))"
   } >"$work/machine.md"
 }
 
