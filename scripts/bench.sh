@@ -1,0 +1,401 @@
+#!/usr/bin/env bash
+# weaverfs beside its peers, on the same files from one nginx on loopback, in one run.
+#
+#   sudo scripts/bench.sh            (root: mounts, drops the page cache, installs what is missing)
+#
+# Serves generated files from tmpfs with nginx (a 1 GiB file, a job of 1000 small files, a job of
+# 100, a root of 10,000 job directories) and with the built-in API server (`weaverfs serve
+# --jobs-dir`, hrefs pointing at nginx). Mounts each system fresh for each workload's cold
+# measure (page cache dropped), reuses the mount for the warm one, and checks every byte read
+# against the source. Limits measured in the same run: `curl -o /dev/null`, Range requests on one
+# keep-alive connection (Python), and a null FUSE filesystem (scripts/nullfs).
+# Writes docs/bench.tsv (every measure), docs/bench.md (tables) and docs/bench.png (chart), and
+# prints the tables. Not part of the test suite.
+#
+# Environment: BENCH_RUNS (3), BENCH_SYSTEMS (all: weaverfs rclone-off rclone-full httpdirfs
+# nullfs), BENCH_WORKLOADS (all: seq_dd seq_cat random first ls_l cp ls_root), BENCH_DIR
+# (/dev/shm/weaverfs-bench: needs ~4 GiB), BENCH_OUT (docs), BENCH_WEAVERFS (a weaverfs binary
+# to measure instead of building target/release/weaverfs).
+set -euo pipefail
+export LC_ALL=C
+umask 022
+cd "$(dirname "$0")/.."
+repo=$PWD
+
+runs=${BENCH_RUNS:-3}
+systems=(${BENCH_SYSTEMS:-weaverfs rclone-off rclone-full httpdirfs nullfs})
+workloads=(${BENCH_WORKLOADS:-seq_dd seq_cat random first ls_l cp ls_root})
+work=${BENCH_DIR:-/dev/shm/weaverfs-bench}
+out=${BENCH_OUT:-docs}
+random_count=2000
+random_seed=42
+big_size=$((1 << 30))
+tsv=$work/results.tsv
+
+log() { printf '%s  %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "bench: $*"; exit 1; }
+
+# ---------------------------------------------------------------- setup
+
+install_tools() {
+  local need=()
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+  command -v rclone >/dev/null || need+=(rclone)
+  command -v httpdirfs >/dev/null || need+=(httpdirfs)
+  command -v gnuplot >/dev/null || need+=(gnuplot-nox)
+  [ -x /usr/bin/time ] || need+=(time)
+  command -v fusermount3 >/dev/null || need+=(fuse3)
+  command -v curl >/dev/null || need+=(curl)
+  command -v python3 >/dev/null || need+=(python3)
+  if ((${#need[@]})); then
+    log "installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+}
+
+build() {
+  log "building weaverfs and scripts/nullfs (release)"
+  weaverfs=${BENCH_WEAVERFS:-}
+  if [ -z "$weaverfs" ]; then
+    cargo build --release --quiet
+    weaverfs=$repo/target/release/weaverfs
+  fi
+  (cd scripts/nullfs && cargo build --release --quiet)
+  nullfs=$repo/scripts/nullfs/target/release/nullfs
+  # The mount command may daemonize by default; the benchmark keeps it attached.
+  weaverfs_fg=()
+  if "$weaverfs" mount --help | grep -q -- '--foreground'; then weaverfs_fg=(--foreground); fi
+  # The default block cache, for the RSS goal.
+  cache_budget_mib=$("$weaverfs" mount --help | grep -A3 -- '--cache-size' |
+    sed -n 's/.*default: \([0-9]*\)M.*/\1/p' | head -1)
+  [ -n "$cache_budget_mib" ] || die "cannot read the default --cache-size from weaverfs mount --help"
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for() { # SECONDS COMMAND...: retries COMMAND every 0.1 s
+  local tries=$(($1 * 10))
+  shift
+  for _ in $(seq "$tries"); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+
+make_files() {
+  files=$work/files
+  log "generating files in $files"
+  mkdir -p "$files"
+  read -r job_big job_1000 job_100 < <(python3 scripts/bench_io.py make-tree "$files")
+  # The null filesystem's expected bytes: a sparse file of zeros.
+  truncate -s "$big_size" "$work/zeros.ref"
+}
+
+start_nginx() {
+  nginx_port=$(free_port)
+  mkdir -p "$work/nginx"
+  cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes 2;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  default_type application/octet-stream;
+  client_body_temp_path $work/nginx/tmp;
+  proxy_temp_path $work/nginx/tmp;
+  fastcgi_temp_path $work/nginx/tmp;
+  uwsgi_temp_path $work/nginx/tmp;
+  scgi_temp_path $work/nginx/tmp;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $files;
+    autoindex on;
+  }
+}
+EOF
+  nginx -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf" &
+  nginx_pid=$!
+  files_url=http://127.0.0.1:$nginx_port
+  wait_for 10 curl -sfo /dev/null "$files_url/jobs/" || die "nginx did not start: $(cat "$work/nginx/error.log")"
+}
+
+start_api() { # NAME JOBS_DIR: the built-in API server; sets api_url_NAME
+  "$weaverfs" serve --addr 127.0.0.1:0 --big-file-size 1M --jobs-dir "$files/$2" \
+    --files-url "$files_url/$2" >"$work/api-$1.url" 2>"$work/api-$1.log" &
+  api_pids+=($!)
+  wait_for 30 test -s "$work/api-$1.url" || die "weaverfs serve did not start: $(cat "$work/api-$1.log")"
+  printf -v "api_url_$1" '%s' "$(cat "$work/api-$1.url")"
+}
+
+expected_digests() {
+  log "computing the expected bytes"
+  sum_big=$(sha256sum <"$files/jobs/$job_big/big.dat" | cut -d' ' -f1)
+  sum_zeros=$(sha256sum <"$work/zeros.ref" | cut -d' ' -f1)
+  rand_big=$(python3 scripts/bench_io.py random "$files/jobs/$job_big/big.dat" "$big_size" $random_count $random_seed | cut -d' ' -f2)
+  rand_zeros=$(python3 scripts/bench_io.py random "$work/zeros.ref" "$big_size" $random_count $random_seed | cut -d' ' -f2)
+  first_big=$(head -c 4096 "$files/jobs/$job_big/big.dat" | sha256sum | cut -d' ' -f1)
+  first_zeros=$(head -c 4096 /dev/zero | sha256sum | cut -d' ' -f1)
+  (cd "$files/jobs/$job_1000" && stat -c '%s %n' -- *) | sort >"$work/expect_ls_l"
+  (cd "$files/jobs/$job_100" && sha256sum -- *) >"$work/expect_cp"
+  ls "$files/root10k" | sort >"$work/expect_ls_root"
+}
+
+machine_info() {
+  {
+    echo "- date: $(date -u "+%Y-%m-%d %H:%M UTC"); runs: $runs"
+    echo "- CPU: $(nproc) × $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+    echo "- RAM: $(free -g | awk '/Mem:/ {print $2}') GiB; kernel $(uname -r); Debian $(cat /etc/debian_version 2>/dev/null || echo '?')"
+    echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //'); $(rclone version | head -1); $(httpdirfs --version 2>&1 | head -1); $("$weaverfs" --version) ($(git describe --always --dirty 2>/dev/null || echo 'commit unknown'))"
+  } >"$work/machine.md"
+}
+
+# ---------------------------------------------------------------- helpers for a run
+
+record() { # SYSTEM MEASURE VALUE
+  printf '%s\t%s\t%s\t%s\n' "$run" "$1" "$2" "$3" >>"$tsv"
+}
+
+check() { # SYSTEM WORKLOAD GOT EXPECTED
+  if [ "$3" = "$4" ]; then
+    record "$1" "check_$2" ok
+  else
+    record "$1" "check_$2" FAIL
+    log "bench: $1 $2: the bytes read differ from the source"
+  fi
+}
+
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+timed() { # COMMAND...: runs it (stdout to $work/out), prints milliseconds
+  local t0=$EPOCHREALTIME
+  timeout -k 5 900 "$@" >"$work/out" || return 1
+  local t1=$EPOCHREALTIME
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) * 1000 }'
+}
+
+mib_per_s() { awk -v ms="$1" -v bytes="$big_size" 'BEGIN { printf "%.1f", bytes / 1048576 / (ms / 1000) }'; }
+
+cpu_secs() { # PID: user + system CPU seconds so far
+  awk -v tck="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / tck }' "/proc/$1/stat"
+}
+
+# ---------------------------------------------------------------- systems
+
+mount_cmd() { # SYSTEM TREE: the command that mounts SYSTEM's view of TREE (jobs|root10k) at $mnt
+  local cache=$work/cache/$1
+  rm -rf "$cache" && mkdir -p "$cache"
+  case $1 in
+    weaverfs)
+      local url_var=api_url_$2
+      cmd=("$weaverfs" mount "${!url_var}" "$mnt" "${weaverfs_fg[@]}") ;;
+    rclone-off | rclone-full)
+      cmd=(rclone mount :http: "$mnt" --http-url "$files_url/$2/" --read-only
+        --vfs-cache-mode "${1#rclone-}" --cache-dir "$cache" --config "$work/rclone.conf") ;;
+    httpdirfs)
+      # nginx sends Accept-Ranges only with 200 answers, which httpdirfs requires without this.
+      cmd=(httpdirfs -f --cache --cache-location "$cache" --no-range-check "$files_url/$2/" "$mnt") ;;
+    nullfs)
+      cmd=("$nullfs" "$mnt" "$big_size") ;;
+  esac
+}
+
+mount_system() { # SYSTEM TREE: mounts fresh at $mnt; sets time_pid and daemon_pid
+  mnt=$work/mnt/$1
+  mkdir -p "$mnt"
+  mount_cmd "$1" "$2"
+  /usr/bin/time -v -o "$work/time.txt" "${cmd[@]}" >"$work/daemon.log" 2>&1 &
+  time_pid=$!
+  if ! wait_for 30 mountpoint -q "$mnt"; then
+    log "bench: $1 did not mount: $(tail -3 "$work/daemon.log")"
+    kill $(pgrep -P "$time_pid") "$time_pid" 2>/dev/null || true
+    wait "$time_pid" 2>/dev/null || true
+    return 1
+  fi
+  daemon_pid=$(pgrep -P "$time_pid")
+}
+
+unmount_system() {
+  wait_for 5 fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null || true
+  if ! wait_for 10 eval '! kill -0 "$time_pid" 2>/dev/null'; then
+    kill "$daemon_pid" 2>/dev/null || true
+  fi
+  wait "$time_pid" 2>/dev/null || true
+  daemon_pid=
+}
+
+peak_rss_mib() { awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$work/time.txt"; }
+
+# What each system shows where: the 1 GiB file, and its expected digests.
+big_file() { if [ "$1" = nullfs ]; then echo "$mnt/zeros"; else echo "$mnt/$job_big/big.dat"; fi; }
+expected() { # SYSTEM KIND (sum, rand or first)
+  local v=${2}_big
+  [ "$1" = nullfs ] && v=${2}_zeros
+  echo "${!v}"
+}
+
+supports() { # SYSTEM WORKLOAD: the null filesystem has one file and no jobs
+  [ "$1" != nullfs ] || [[ $2 == seq_* || $2 == random || $2 == first ]]
+}
+
+# ---------------------------------------------------------------- workloads (cold, then warm on the same mount)
+
+wl_seq_dd() { # also the daemon's CPU seconds for the cold read (peak RSS is taken at unmount)
+  local f ms cpu0
+  f=$(big_file "$1")
+  cpu0=$(cpu_secs "$daemon_pid")
+  ms=$(timed dd if="$f" of=/dev/null bs=1M status=none) || return 1
+  record "$1" seq_dd_cold "$(mib_per_s "$ms")"
+  record "$1" cpu_cold "$(awk -v a="$cpu0" -v b="$(cpu_secs "$daemon_pid")" 'BEGIN { print b - a }')"
+  ms=$(timed dd if="$f" of=/dev/null bs=1M status=none) || return 1
+  record "$1" seq_dd_warm "$(mib_per_s "$ms")"
+}
+
+wl_seq_cat() { # then the checksum of the whole file
+  local f ms
+  f=$(big_file "$1")
+  ms=$(timed cat "$f") || return 1
+  record "$1" seq_cat_cold "$(mib_per_s "$ms")"
+  ms=$(timed cat "$f") || return 1
+  record "$1" seq_cat_warm "$(mib_per_s "$ms")"
+  check "$1" seq "$(sha256sum <"$f" | cut -d' ' -f1)" "$(expected "$1" sum)"
+}
+
+wl_random() {
+  local f phase r
+  f=$(big_file "$1")
+  for phase in cold warm; do
+    r=$(python3 scripts/bench_io.py random "$f" "$big_size" $random_count $random_seed) || return 1
+    record "$1" "random_$phase" "${r% *}"
+    check "$1" "random_$phase" "${r#* }" "$(expected "$1" rand)"
+  done
+}
+
+wl_first() { # the file is looked up first: this is the first data, not the first metadata
+  local f phase r
+  f=$(big_file "$1")
+  stat "$f" >/dev/null || return 1
+  for phase in cold warm; do
+    r=$(python3 scripts/bench_io.py first "$f") || return 1
+    record "$1" "first_$phase" "${r% *}"
+    check "$1" "first_$phase" "${r#* }" "$(expected "$1" first)"
+  done
+}
+
+wl_ls_l() {
+  local phase ms
+  for phase in cold warm; do
+    ms=$(timed ls -l "$mnt/$job_1000") || return 1
+    record "$1" "ls_l_$phase" "$ms"
+    check "$1" "ls_l_$phase" "$(awk '/^-/ { print $5, $9 }' "$work/out" | sort | md5sum)" \
+      "$(md5sum <"$work/expect_ls_l")"
+  done
+}
+
+wl_cp() { # the job's 100 outputs (a glob: weaverfs's .job/ stays out)
+  local phase ms dest=$work/cp
+  for phase in cold warm; do
+    rm -rf "$dest" && mkdir -p "$dest"
+    ms=$(timed sh -c 'cp -r "$1"/* "$2"/' sh "$mnt/$job_100" "$dest") || return 1
+    record "$1" "cp_$phase" "$ms"
+    check "$1" "cp_$phase" "$(cd "$dest" && sha256sum -- * | md5sum)" "$(md5sum <"$work/expect_cp")"
+  done
+  rm -rf "$dest"
+}
+
+wl_ls_root() { # every generated job must be listed (weaverfs also lists its sample jobs)
+  local phase ms
+  for phase in cold warm; do
+    ms=$(timed ls "$mnt") || return 1
+    record "$1" "ls_root_$phase" "$ms"
+    check "$1" "ls_root_$phase" "$(sort "$work/out" | comm -23 "$work/expect_ls_root" - | wc -l)" 0
+  done
+}
+
+run_case() { # SYSTEM WORKLOAD: a fresh mount, caches dropped, cold then warm
+  local tree=jobs
+  [ "$2" = ls_root ] && tree=root10k
+  mount_system "$1" "$tree" || { record "$1" "check_$2" FAIL; return; }
+  drop_caches
+  if ! "wl_$2" "$1"; then
+    record "$1" "check_$2" FAIL
+    log "bench: $1 $2 failed: $(tail -3 "$work/daemon.log")"
+  fi
+  unmount_system
+  if [ "$2" = seq_dd ]; then record "$1" rss_peak "$(peak_rss_mib)"; fi
+}
+
+http_limits() { # curl's one stream, and Range requests on one keep-alive connection
+  local url=$files_url/jobs/$job_big/big.dat r
+  r=$(curl -sS -o /dev/null -w '%{time_total} %{size_download}' "$url")
+  [ "${r#* }" = "$big_size" ] || log "bench: curl read ${r#* } bytes"
+  record http seq_dd_cold "$(awk -v s="${r% *}" -v bytes="$big_size" 'BEGIN { printf "%.1f", bytes / 1048576 / s }')"
+  check http seq "$(curl -sS "$url" | sha256sum | cut -d' ' -f1)" "$sum_big"
+  r=$(python3 scripts/bench_io.py http-random "$url" "$big_size" $random_count $random_seed)
+  record http random_cold "${r% *}"
+  check http random_cold "${r#* }" "$rand_big"
+  r=$(python3 scripts/bench_io.py http-first "$url")
+  record http first_cold "${r% *}"
+  check http first_cold "${r#* }" "$first_big"
+}
+
+# ---------------------------------------------------------------- main
+
+cleanup() {
+  local m
+  for m in "$work"/mnt/*; do
+    mountpoint -q "$m" 2>/dev/null && fusermount3 -uz "$m" 2>/dev/null
+  done
+  kill ${daemon_pid:-} ${nginx_pid:-} "${api_pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+
+main() {
+  [ "$(id -u)" = 0 ] || die "run as root (mounts, drop_caches, read_ahead_kb)"
+  [ -e /dev/fuse ] || die "no /dev/fuse"
+  install_tools
+  build
+  rm -rf "$work"
+  mkdir -p "$work/mnt"
+  api_pids=()
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  : >"$work/rclone.conf"
+  make_files
+  start_nginx
+  start_api jobs jobs
+  start_api root10k root10k
+  expected_digests
+  machine_info
+  printf 'run\tsystem\tmeasure\tvalue\n' >"$tsv"
+  for run in $(seq "$runs"); do
+    for wl in "${workloads[@]}"; do
+      for sys in "${systems[@]}"; do
+        supports "$sys" "$wl" || continue
+        log "run $run/$runs: $sys $wl"
+        run_case "$sys" "$wl"
+      done
+    done
+    log "run $run/$runs: raw HTTP limits"
+    http_limits
+    # Tables after every run, so that a stopped benchmark still leaves the runs it finished.
+    report >/dev/null
+  done
+  echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$work/machine.md"
+  report
+}
+
+report() {
+  mkdir -p "$out"
+  cp "$tsv" "$out/bench.tsv"
+  python3 scripts/bench_report.py "$out/bench.tsv" "$work/machine.md" "$cache_budget_mib" "$out"
+}
+
+main "$@"

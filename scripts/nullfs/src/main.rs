@@ -1,0 +1,168 @@
+//! `nullfs MNT [SIZE_BYTES]`: mounts a read-only directory holding one file, `zeros`, of SIZE
+//! bytes (1 GiB by default) that reads as zeros from memory. The benchmark's FUSE limit: the
+//! same kernel knobs as weaverfs (src/fuse.rs, src/mount.rs) and no work per read. Opens keep
+//! the page cache (FOPEN_KEEP_CACHE), so a warm re-read shows page-cache reuse. Stays in the
+//! foreground until `fusermount3 -u MNT`.
+
+use std::ffi::OsStr;
+use std::io;
+use std::path::Path;
+use std::time::{Duration, UNIX_EPOCH};
+
+use fuser::{
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
+    KernelConfig, LockOwner, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEntry,
+    ReplyOpen, Request,
+};
+
+/// As weaverfs: reads of up to 1 MiB, 64 background requests.
+const MAX_READ: u32 = 1 << 20;
+const MAX_BACKGROUND: u16 = 64;
+const ROOT: u64 = 1;
+const FILE: u64 = 2;
+const NAME: &str = "zeros";
+/// Nothing ever changes, so the kernel may keep attributes for as long as it likes.
+const TTL: Duration = Duration::from_secs(3600);
+static ZEROS: [u8; MAX_READ as usize] = [0; MAX_READ as usize];
+
+struct NullFs {
+    size: u64,
+}
+
+impl NullFs {
+    fn attr(&self, ino: u64) -> FileAttr {
+        let (kind, perm, size) = if ino == ROOT {
+            (FileType::Directory, 0o555, 0)
+        } else {
+            (FileType::RegularFile, 0o444, self.size)
+        };
+        FileAttr {
+            ino: INodeNo(ino),
+            size,
+            blocks: size.div_ceil(512),
+            atime: UNIX_EPOCH,
+            mtime: UNIX_EPOCH,
+            ctime: UNIX_EPOCH,
+            crtime: UNIX_EPOCH,
+            kind,
+            perm,
+            nlink: 1,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            blksize: MAX_READ,
+            flags: 0,
+        }
+    }
+}
+
+impl Filesystem for NullFs {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
+        let _ = config.set_max_readahead(MAX_READ);
+        let _ = config.set_max_write(MAX_READ);
+        let _ = config.set_max_background(MAX_BACKGROUND);
+        let _ = config.set_congestion_threshold(MAX_BACKGROUND * 3 / 4);
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        if parent.0 == ROOT && name == NAME {
+            reply.entry(&TTL, &self.attr(FILE), Generation(0));
+        } else {
+            reply.error(Errno::ENOENT);
+        }
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        match ino.0 {
+            ROOT | FILE => reply.attr(&TTL, &self.attr(ino.0)),
+            _ => reply.error(Errno::ENOENT),
+        }
+    }
+
+    fn open(&self, _req: &Request, _ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        reply.opened(FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE);
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        let len = (size as u64).min(self.size.saturating_sub(offset)) as usize;
+        reply.data(&ZEROS[..len.min(ZEROS.len())]);
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let entries = [
+            (ROOT, FileType::Directory, "."),
+            (ROOT, FileType::Directory, ".."),
+            (FILE, FileType::RegularFile, NAME),
+        ];
+        for (i, (ino, kind, name)) in entries.iter().enumerate().skip(offset as usize) {
+            if reply.add(INodeNo(*ino), i as u64 + 1, *kind, name) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+}
+
+/// As src/mount.rs: the kernel sends reads of up to 1 MiB only once the mount's bdi
+/// read_ahead_kb is raised from 128.
+fn raise_read_ahead(mountpoint: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata(mountpoint)?.dev();
+    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    let path = format!("/sys/class/bdi/{major}:{minor}/read_ahead_kb");
+    std::fs::write(path, (MAX_READ / 1024).to_string())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(mountpoint) = args.get(1) else {
+        eprintln!("usage: nullfs MOUNTPOINT [SIZE_BYTES]");
+        std::process::exit(2);
+    };
+    let size = match args.get(2).map(|s| s.parse::<u64>()) {
+        None => 1 << 30,
+        Some(Ok(n)) => n,
+        Some(Err(e)) => {
+            eprintln!("nullfs: bad size: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut options = fuser::Config::default();
+    options.mount_options = vec![
+        fuser::MountOption::FSName("nullfs".into()),
+        fuser::MountOption::RO,
+        fuser::MountOption::NoAtime,
+    ];
+    let session = match fuser::spawn_mount(NullFs { size }, mountpoint, &options) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("nullfs: cannot mount at {mountpoint}: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = raise_read_ahead(Path::new(mountpoint)) {
+        eprintln!("nullfs: warning: read_ahead_kb not raised ({e}); reads stay at 128 KiB");
+    }
+    // Serve until someone runs `fusermount3 -u`.
+    while !session.guard.is_finished() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
