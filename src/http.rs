@@ -9,6 +9,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, LOCATIO
 use reqwest::{Method, Response, StatusCode, Url};
 
 use crate::error::FsError;
+use crate::retry::{self, RetryPolicy};
 
 /// Redirects followed for one request.
 const MAX_REDIRECTS: usize = 10;
@@ -23,6 +24,16 @@ pub struct HttpOptions {
     pub headers: Vec<(String, String)>,
     /// Bearer token sent to the API origin.
     pub token: Option<String>,
+    /// How failed reads are tried again.
+    pub retry: RetryPolicy,
+}
+
+impl HttpOptions {
+    /// The longest any filesystem call waits: twice the retry budget, so a call that needs a
+    /// few requests in a row (a listing, then a status) still fits, plus the connect timeout.
+    pub fn op_timeout(&self) -> Duration {
+        self.retry.max_time * 2 + self.connect_timeout
+    }
 }
 
 impl Default for HttpOptions {
@@ -32,6 +43,7 @@ impl Default for HttpOptions {
             read_timeout: Duration::from_secs(30),
             headers: Vec::new(),
             token: None,
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -42,6 +54,7 @@ pub struct HttpClient {
     client: reqwest::Client,
     api_origin: url::Origin,
     credentials: HeaderMap,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -84,7 +97,13 @@ impl HttpClient {
             client,
             api_origin: api_base.origin(),
             credentials,
+            retry: opts.retry,
         })
+    }
+
+    /// The retry policy that reads (see [`crate::retry`]) run under.
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.retry
     }
 
     /// Sends a request, following redirects here rather than in reqwest, so that credentials
@@ -130,23 +149,49 @@ impl HttpClient {
     }
 }
 
-/// Maps a reqwest error (connect, timeout, body) to the error a filesystem call reports.
+/// Maps a reqwest error (connect, reset, timeout, body) to the error a filesystem call reports;
+/// all are worth a retry.
 pub fn transport_error(what: &str, e: reqwest::Error) -> FsError {
     if e.is_timeout() {
         FsError::TimedOut(format!("{what}: {e}"))
     } else {
-        FsError::Io(format!("{what}: {}", error_chain(&e)))
+        FsError::unavailable(format!("{what}: {}", error_chain(&e)))
     }
 }
 
-/// Maps an unexpected status to the error a filesystem call reports.
+/// Maps an unexpected status to the error a filesystem call reports: 429 and 5xx other than
+/// 501 are transient, other statuses are final.
 pub fn status_error(what: &str, status: StatusCode) -> FsError {
     match status {
         StatusCode::NOT_FOUND | StatusCode::GONE => FsError::NotFound(format!("{what}: {status}")),
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
             FsError::Denied(format!("{what}: {status}"))
         }
+        StatusCode::TOO_MANY_REQUESTS
+        | StatusCode::INTERNAL_SERVER_ERROR
+        | StatusCode::BAD_GATEWAY
+        | StatusCode::SERVICE_UNAVAILABLE
+        | StatusCode::GATEWAY_TIMEOUT => FsError::unavailable(format!("{what}: {status}")),
         _ => FsError::Io(format!("{what}: unexpected {status}")),
+    }
+}
+
+/// [`status_error`] for a response, with the wait its `Retry-After` asks for.
+pub fn response_error(what: &str, resp: &Response) -> FsError {
+    with_retry_after(status_error(what, resp.status()), resp.headers())
+}
+
+/// Adds the `Retry-After` of `headers` to a transient error.
+pub fn with_retry_after(e: FsError, headers: &HeaderMap) -> FsError {
+    match e {
+        FsError::Unavailable(text, None) => {
+            let after = headers
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(retry::parse_retry_after);
+            FsError::Unavailable(text, after)
+        }
+        other => other,
     }
 }
 

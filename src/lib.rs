@@ -2,6 +2,7 @@
 //!
 //! The crate is a core that runs without a kernel, and a thin FUSE adapter over it:
 //! - [`http`]: the HTTP client, with credentials kept to the API's origin;
+//! - [`retry`]: which failed requests are tried again, when, and for how long;
 //! - [`api`]: the job API (listing, status, results in every shape) and its data model;
 //! - [`tree`]: the namespace: inodes, names, directory listings and their TTLs;
 //! - [`cache`]: the block arithmetic and the byte-bounded LRU block cache;
@@ -18,5 +19,6 @@ pub mod fuse;
 pub mod http;
 pub mod mount;
 pub mod read;
+pub mod retry;
 pub mod server;
 pub mod tree;

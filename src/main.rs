@@ -101,11 +101,17 @@ struct MountArgs {
     #[arg(long)]
     token_file: Option<PathBuf>,
     /// Seconds to wait for a connection.
-    #[arg(long, default_value_t = 10)]
-    connect_timeout: u64,
+    #[arg(long, default_value_t = 10.0)]
+    connect_timeout: f64,
     /// Seconds to wait for any byte of a response.
-    #[arg(long, default_value_t = 30)]
-    read_timeout: u64,
+    #[arg(long, default_value_t = 30.0)]
+    read_timeout: f64,
+    /// Retries of a failed read (network error, timeout, 429, 5xx, truncated body).
+    #[arg(long, default_value_t = 4)]
+    retries: u32,
+    /// Seconds all the attempts at one request may take together.
+    #[arg(long, default_value_t = 30.0)]
+    retry_max_time: f64,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -124,6 +130,14 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size {s:?} is too large"))
 }
 
+/// A positive number of seconds as a Duration.
+fn seconds(option: &str, secs: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{option} must be a positive number of seconds"))
+}
+
 impl MountArgs {
     fn config(&self, url: Url) -> Result<MountConfig, String> {
         let mut cfg = MountConfig::new(url);
@@ -134,8 +148,10 @@ impl MountArgs {
         cfg.tree.finished_ttl = Duration::from_secs(self.job_ttl);
         cfg.tree.active_ttl = Duration::from_secs(self.active_ttl);
         cfg.tree.plain_names = self.plain_names;
-        cfg.http.connect_timeout = Duration::from_secs(self.connect_timeout);
-        cfg.http.read_timeout = Duration::from_secs(self.read_timeout);
+        cfg.http.connect_timeout = seconds("--connect-timeout", self.connect_timeout)?;
+        cfg.http.read_timeout = seconds("--read-timeout", self.read_timeout)?;
+        cfg.http.retry.retries = self.retries;
+        cfg.http.retry.max_time = seconds("--retry-max-time", self.retry_max_time)?;
         for h in &self.headers {
             let (name, value) = h
                 .split_once(':')
@@ -215,6 +231,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 big_file_size,
                 extra_jobs,
                 jobs_dir,
+                ..ServerConfig::default()
             };
             rt.block_on(async {
                 let server = TestServer::start_on(addr, cfg)

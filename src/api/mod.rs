@@ -70,20 +70,28 @@ impl ApiClient {
         url
     }
 
+    /// A GET of a JSON document, retried under the client's policy.
     async fn get_json_body(&self, url: Url, what: &str) -> Result<Vec<u8>> {
-        let resp = self
-            .http
-            .send(Method::GET, url, &[(ACCEPT, JSON)], what)
-            .await?;
-        let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| http::transport_error(what, e))?;
-        if !status.is_success() {
-            return Err(api_error(what, status, &body));
-        }
-        Ok(body.to_vec())
+        let attempt = || async {
+            let resp = self
+                .http
+                .send(Method::GET, url.clone(), &[(ACCEPT, JSON)], what)
+                .await?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| http::transport_error(what, e))?;
+            if !status.is_success() {
+                return Err(http::with_retry_after(
+                    api_error(what, status, &body),
+                    &headers,
+                ));
+            }
+            Ok(body.to_vec())
+        };
+        self.http.retry().run(what, attempt).await
     }
 
     /// Whether the server answers a job listing: a first page of one job.
@@ -100,23 +108,30 @@ impl ApiClient {
     async fn jobs_page(&self, query: &str) -> Result<Option<listing::Page>> {
         let mut url = self.jobs_url(None, None);
         url.set_query(Some(query));
-        let resp = self
-            .http
-            .send(Method::GET, url, &[(ACCEPT, JSON)], "job listing")
-            .await?;
-        let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| http::transport_error("job listing", e))?;
-        if status == StatusCode::BAD_REQUEST && !query.contains("page=0") {
-            // Weaver answers a page past the end with 400 instead of an empty page.
-            return Ok(None);
-        }
-        if !status.is_success() {
-            return Err(api_error("job listing", status, &body));
-        }
-        listing::Page::parse(&body).map(Some).map_err(FsError::Io)
+        let attempt = || async {
+            let resp = self
+                .http
+                .send(Method::GET, url.clone(), &[(ACCEPT, JSON)], "job listing")
+                .await?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| http::transport_error("job listing", e))?;
+            if status == StatusCode::BAD_REQUEST && !query.contains("page=0") {
+                // Weaver answers a page past the end with 400 instead of an empty page.
+                return Ok(None);
+            }
+            if !status.is_success() {
+                return Err(http::with_retry_after(
+                    api_error("job listing", status, &body),
+                    &headers,
+                ));
+            }
+            listing::Page::parse(&body).map(Some).map_err(FsError::Io)
+        };
+        self.http.retry().run("job listing", attempt).await
     }
 
     pub async fn status(&self, id: &str) -> Result<JobStatus> {
@@ -279,6 +294,7 @@ fn api_error(what: &str, status: StatusCode, body: &[u8]) -> FsError {
     match http::status_error(what, status) {
         FsError::NotFound(_) => FsError::NotFound(message),
         FsError::Denied(_) => FsError::Denied(message),
+        FsError::Unavailable(..) => FsError::unavailable(message),
         _ => FsError::Io(message),
     }
 }

@@ -127,7 +127,7 @@ async fn pump(
             {
                 Some(chunk) => buf.extend_from_slice(&chunk),
                 None => {
-                    return Err(FsError::Io(format!(
+                    return Err(FsError::unavailable(format!(
                         "{what}: the body ended before the file's {size} bytes"
                     )))
                 }

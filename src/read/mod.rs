@@ -218,7 +218,11 @@ impl Reader {
         let file = file.clone();
         self.cache
             .get_or_fetch(key, move || async move {
-                reader.fetch_block(&file, index).await
+                let what = format!("block {index} of {}", file.url);
+                let retry = *reader.http.retry();
+                retry
+                    .run(&what, || reader.fetch_block(&file, index))
+                    .await
             })
             .await
     }

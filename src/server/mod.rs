@@ -7,6 +7,7 @@ mod conditional;
 mod content;
 mod dir_jobs;
 mod errors;
+mod faults;
 mod files;
 pub mod jobs;
 mod range;
@@ -27,6 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use faults::{Fault, RandomFaults};
 use jobs::{Catalog, Status};
 use state::Shared;
 
@@ -44,6 +46,9 @@ pub struct ServerConfig {
     /// A directory laid out like Weaver's outputs (`{job-uuid}/{output}/{file}`) whose jobs
     /// are served too.
     pub jobs_dir: Option<std::path::PathBuf>,
+    /// Size of a `data` file output given to each extra job (none when 0), for tests that
+    /// read many different files.
+    pub extra_file_size: u64,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +59,7 @@ impl Default for ServerConfig {
             big_file_size: 256 * 1024 * 1024,
             extra_jobs: 0,
             jobs_dir: None,
+            extra_file_size: 0,
         }
     }
 }
@@ -91,7 +97,8 @@ impl TestServer {
 
     /// Same as [`TestServer::start`] on a given address.
     pub async fn start_on(addr: SocketAddr, cfg: ServerConfig) -> std::io::Result<TestServer> {
-        let mut catalog = Catalog::new(cfg.big_file_size, cfg.extra_jobs);
+        let mut catalog = Catalog::new(cfg.big_file_size, cfg.extra_jobs)
+            .with_extra_file_size(cfg.extra_file_size);
         if let Some(dir) = &cfg.jobs_dir {
             let jobs = dir_jobs::load(dir)
                 .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
@@ -220,6 +227,47 @@ impl TestServer {
         }
     }
 
+    /// Queues a one-shot fault for the next request whose path starts with `prefix` (and to
+    /// which it applies: a body fault needs a GET, a range fault a Range request).
+    pub fn inject(&self, prefix: &str, fault: Fault) {
+        self.shared.faults.push(prefix, fault, 1);
+    }
+
+    /// Queues the same fault for the next `times` matching requests.
+    pub fn inject_times(&self, prefix: &str, fault: Fault, times: usize) {
+        self.shared.faults.push(prefix, fault, times);
+    }
+
+    /// Queued faults not applied yet.
+    pub fn pending_faults(&self) -> usize {
+        self.shared.faults.pending()
+    }
+
+    /// Draws faults at random for every request (None stops).
+    pub fn set_random_faults(&self, plan: Option<RandomFaults>) {
+        self.shared.faults.set_random(plan);
+    }
+
+    /// An outage: every request is answered 503 (`Retry-After: 1`) until it ends.
+    pub fn set_down(&self, down: bool) {
+        self.shared.faults.set_down(down);
+    }
+
+    /// Drops queued faults, the random plan and the outage.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
+    }
+
+    /// Faults applied so far, by kind.
+    pub fn fault_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.shared.faults.counts()
+    }
+
+    /// The number of faults applied so far.
+    pub fn faults_injected(&self) -> u64 {
+        self.fault_counts().values().sum()
+    }
+
     /// Requests received so far (the most recent 100 000).
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.shared.requests()
@@ -266,6 +314,7 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(shared.clone(), faults::inject))
         .layer(middleware::from_fn_with_state(shared.clone(), track))
         .with_state(shared)
 }

@@ -56,6 +56,7 @@ pub(crate) struct Shared {
     files_url: Mutex<Option<String>>,
     refuse_head: AtomicBool,
     redirect_target: Mutex<Option<String>>,
+    pub faults: super::faults::Faults,
 }
 
 /// Locks ignoring poisoning: a panicking test thread must not wedge the server.
@@ -76,6 +77,7 @@ impl Shared {
             files_url: Mutex::default(),
             refuse_head: AtomicBool::new(false),
             redirect_target: Mutex::default(),
+            faults: Default::default(),
         };
         shared.set_latency(latency);
         shared
