@@ -170,7 +170,10 @@ fn every_transient_fault_is_retried_to_the_exact_bytes() {
             ..
         } = fault
         {
-            assert!(took >= secs(s), "{fault:?}: Retry-After not honoured ({took:?})");
+            assert!(
+                took >= secs(s),
+                "{fault:?}: Retry-After not honoured ({took:?})"
+            );
         }
         m.unmount();
     }
@@ -245,5 +248,277 @@ fn exhausted_and_final_failures_map_to_their_errno_and_are_not_cached() {
         assert!(read_block(&f, index).unwrap() == truth[span], "{fault:?}");
     }
     drop(f);
+    m.unmount();
+}
+
+#[test]
+fn a_file_changed_between_blocks_is_estale_and_reopening_shows_the_new_version() {
+    let m = mount(&["--read-ahead-blocks", "0"]);
+    let (path, url) = (m.path(&big_rel()), big_url());
+    let old = truth(&m, &url);
+    let f = open_direct(&path);
+    assert!(read_block(&f, 0).unwrap() == old[..BLOCK as usize]);
+    m.server.clear_requests();
+    m.server.inject(&url, Fault::ChangeFile);
+    assert_eq!(errno(read_block(&f, 5)), libc::ESTALE);
+    assert_eq!(gets(&m, &url), 1, "a changed file is not retried");
+    let new = truth(&m, &url);
+    assert!(new != old && new.len() == old.len());
+    // The open handle never mixes versions: what it has not read yet stays ESTALE.
+    assert_eq!(errno(read_block(&f, 6)), libc::ESTALE);
+    drop(f);
+    // Opening again shows the new version, whole.
+    assert!(fs::read(&path).unwrap() == new);
+    m.unmount();
+}
+
+#[test]
+fn an_outage_fails_fast_and_the_same_mount_recovers() {
+    let m = mount(&["--retries", "2", "--retry-max-time", "3"]);
+    let names_before = fs::read_dir(m.root()).unwrap().count();
+    m.server.set_down(true);
+    // Nothing fetched yet: errors, within the bound, and EIO rather than ENOENT, so that an
+    // outage is never remembered as absence.
+    let unlisted = m.path(jobs::UNLISTED);
+    let big = m.path(&big_rel());
+    let start = Instant::now();
+    assert_eq!(errno(fs::metadata(&unlisted)), libc::EIO);
+    assert_eq!(errno(fs::read(&big)), libc::EIO);
+    // --retry-max-time 3 bounds each request; a call makes a few in a row at most.
+    assert!(start.elapsed() < Duration::from_secs(2 * 3 * 2 + 2));
+    // What was listed before the outage is still listed.
+    assert_eq!(fs::read_dir(m.root()).unwrap().count(), names_before);
+    assert!(m.server.faults_injected() > 0);
+
+    m.server.set_down(false);
+    assert!(fs::metadata(&unlisted).unwrap().is_dir());
+    assert!(fs::read(&big).unwrap() == truth(&m, &big_url()));
+
+    // An outage shorter than the retries is not seen at all: a read started during it
+    // succeeds (503 with Retry-After: 1, then the server is back).
+    let bin_url = format!("/wpsoutputs/{}/output_bin/data.bin", jobs::FILES);
+    let bin = m.path(&format!("{}/output_bin.bin", jobs::FILES));
+    fs::metadata(&bin).unwrap();
+    m.server.set_down(true);
+    let reader = std::thread::spawn(move || fs::read(bin));
+    std::thread::sleep(Duration::from_millis(500));
+    m.server.set_down(false);
+    assert!(reader.join().unwrap().unwrap() == truth(&m, &bin_url));
+    m.unmount();
+}
+
+#[test]
+fn random_faults_never_yield_wrong_bytes() {
+    const SEED: u64 = 0x5eed_fa17;
+    const READS: usize = 300;
+    let cfg = ServerConfig {
+        big_file_size: (3 << 20) + 12_345,
+        extra_jobs: 3,
+        extra_file_size: (1 << 20) + 777,
+        ..ServerConfig::default()
+    };
+    let m = mount_with(
+        cfg,
+        &[
+            "--retries",
+            "6",
+            "--read-timeout",
+            "0.3",
+            "--retry-max-time",
+            "20",
+            // A cache smaller than the files, so that reads keep going to the server.
+            "--block-size",
+            "128K",
+            "--cache-size",
+            "4M",
+        ],
+    );
+    let mut files: Vec<(String, String)> = ["output_big/big.dat", "output_bin/data.bin"]
+        .iter()
+        .zip(["output_big.dat", "output_bin.bin"])
+        .map(|(url, rel)| {
+            (
+                format!("{}/{rel}", jobs::FILES),
+                format!("/wpsoutputs/{}/{url}", jobs::FILES),
+            )
+        })
+        .collect();
+    for i in 0..3 {
+        let id = jobs::extra_job_id(i);
+        files.push((
+            format!("{id}/data.bin"),
+            format!("/wpsoutputs/{id}/data/data.bin"),
+        ));
+    }
+    // Two handles per file: one through the page cache, one around it.
+    let mut handles = Vec::new();
+    for (rel, url) in &files {
+        let bytes = truth(&m, url);
+        handles.push((File::open(m.path(rel)).unwrap(), bytes.clone(), rel));
+        handles.push((open_direct(&m.path(rel)), bytes, rel));
+    }
+    let pause = Duration::from_millis(800);
+    m.server.set_random_faults(Some(RandomFaults {
+        seed: SEED,
+        probability: 0.3,
+        prefix: "/wpsoutputs/".into(),
+        kinds: vec![
+            Fault::Reset { after: 0 },
+            Fault::Reset { after: 5000 },
+            Fault::Status {
+                code: 500,
+                retry_after: None,
+            },
+            Fault::Status {
+                code: 503,
+                retry_after: Some(0),
+            },
+            Fault::Status {
+                code: 429,
+                retry_after: None,
+            },
+            Fault::SlowFirstByte(pause),
+            Fault::Stall { after: 2000, pause },
+            Fault::ShortBody { missing: 10 },
+            Fault::WrongContentRange,
+            Fault::IgnoreRange,
+        ],
+    }));
+    let mut rng = Lcg(SEED);
+    let (mut ok, mut bytes_checked, mut errors) = (0usize, 0usize, Vec::new());
+    let mut buf = vec![0u8; 3 << 20];
+    for _ in 0..READS {
+        let (file, want, rel) = &handles[rng.below(handles.len() as u64) as usize];
+        let size = want.len() as u64;
+        let offset = rng.below(size + 1000);
+        let longest = [4096, 300_000, 1_300_000][rng.below(3) as usize];
+        let len = 1 + rng.below(longest) as usize;
+        match file.read_at(&mut buf[..len], offset) {
+            Ok(n) => {
+                let start = offset.min(size) as usize;
+                let expected = &want[start..(start + len).min(want.len())];
+                assert_eq!(n, expected.len(), "{rel} at {offset}+{len}: short read");
+                assert!(
+                    buf[..n] == *expected,
+                    "{rel} at {offset}+{len}: wrong bytes"
+                );
+                ok += 1;
+                bytes_checked += n;
+            }
+            Err(e) => errors.push(format!("{rel} at {offset}+{len}: {e}")),
+        }
+    }
+    m.server.set_random_faults(None);
+    let injected = m.server.faults_injected();
+    println!(
+        "{READS} random reads: {ok} exact ({bytes_checked} bytes checked), {} failed; \
+         {injected} faults injected: {:?}",
+        errors.len(),
+        m.server.fault_counts()
+    );
+    assert!(injected >= 20, "too few faults to mean anything");
+    // Six retries make a lasting failure very unlikely at this fault rate.
+    assert!(errors.len() * 50 <= READS, "{errors:?}");
+    drop(handles);
+    m.unmount();
+}
+
+/// Runs `count` readers at once; fails instead of hanging if one does not finish in time.
+fn concurrent_reads(count: usize, read: impl Fn(usize) + Send + Sync + 'static) {
+    let read = std::sync::Arc::new(read);
+    let (tx, rx) = mpsc::channel();
+    for i in 0..count {
+        let (tx, read) = (tx.clone(), read.clone());
+        std::thread::spawn(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(i)));
+            let _ = tx.send((i, outcome.is_ok()));
+        });
+    }
+    for _ in 0..count {
+        let (i, ok) = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("a reader hung (deadlock?)");
+        assert!(ok, "reader {i} failed");
+    }
+}
+
+#[test]
+fn thirty_two_readers_of_one_file_share_one_get_per_block() {
+    let size = (16 << 20) + 5;
+    let cfg = ServerConfig {
+        big_file_size: size,
+        ..ServerConfig::default()
+    };
+    let m = Mounted::start(cfg, &[]);
+    let path = m.path(&big_rel());
+    fs::metadata(&path).unwrap();
+    m.server.clear_requests();
+    let want = std::sync::Arc::new(truth(&m, &big_url()));
+    let reader_path = path.clone();
+    concurrent_reads(32, move |_| {
+        let got = fs::read(&reader_path).unwrap();
+        assert!(got == *want, "wrong bytes");
+    });
+    let by_range = gets_by_range(&m, &big_url());
+    assert_eq!(
+        by_range.len() as u64,
+        size.div_ceil(1 << 20),
+        "{by_range:?}"
+    );
+    assert!(by_range.values().all(|&n| n == 1), "{by_range:?}");
+    m.unmount();
+}
+
+#[test]
+fn thirty_two_readers_of_thirty_two_files_get_exact_bytes() {
+    let size: u64 = (3 << 20) + 333;
+    let cfg = ServerConfig {
+        extra_jobs: 32,
+        extra_file_size: size,
+        ..ServerConfig::default()
+    };
+    let m = Mounted::start(cfg, &[]);
+    let url = |i| format!("/wpsoutputs/{}/data/data.bin", jobs::extra_job_id(i));
+    let wants: Vec<Vec<u8>> = (0..32).map(|i| truth(&m, &url(i))).collect();
+    let wants = std::sync::Arc::new(wants);
+    let root = m.root().to_path_buf();
+    concurrent_reads(32, move |i| {
+        let path = root.join(format!("{}/data.bin", jobs::extra_job_id(i)));
+        let got = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(got == wants[i], "{}: wrong bytes", path.display());
+    });
+    for i in 0..32 {
+        let by_range = gets_by_range(&m, &url(i));
+        assert_eq!(
+            by_range.len() as u64,
+            size.div_ceil(1 << 20),
+            "{by_range:?}"
+        );
+        assert!(by_range.values().all(|&n| n == 1), "{by_range:?}");
+    }
+    m.unmount();
+}
+
+#[test]
+fn a_stalled_server_never_hangs_a_call() {
+    // Every request stalls far past the timeouts; each call still answers within the bound.
+    let m = mount(&["--retries", "1", "--retry-max-time", "2"]);
+    let path = m.path(&big_rel());
+    fs::metadata(&path).unwrap();
+    m.server
+        .inject_times("/", Fault::SlowFirstByte(Duration::from_secs(30)), 1000);
+    let start = Instant::now();
+    let err = fs::read(&path).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+    let listing = fs::read_dir(m.path(jobs::UNLISTED)).map(|d| d.count());
+    assert_eq!(errno(listing), libc::ETIMEDOUT);
+    // Bound: --retry-max-time × 2 + --connect-timeout per call.
+    assert!(
+        start.elapsed() < Duration::from_secs(2 * (2 * 2 + 1)),
+        "{:?}",
+        start.elapsed()
+    );
+    m.server.clear_faults();
+    assert!(fs::read(&path).unwrap() == truth(&m, &big_url()));
     m.unmount();
 }

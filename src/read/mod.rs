@@ -220,9 +220,7 @@ impl Reader {
             .get_or_fetch(key, move || async move {
                 let what = format!("block {index} of {}", file.url);
                 let retry = *reader.http.retry();
-                retry
-                    .run(&what, || reader.fetch_block(&file, index))
-                    .await
+                retry.run(&what, || reader.fetch_block(&file, index)).await
             })
             .await
     }

@@ -171,7 +171,11 @@ fn next_fraction(state: &mut u64) -> f64 {
 }
 
 /// Middleware: applies the outage or the fault chosen for this request.
-pub(crate) async fn inject(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+pub(crate) async fn inject(
+    State(shared): State<Arc<Shared>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let faults = &shared.faults;
     if faults.down.load(Ordering::Relaxed) {
         faults.count("outage 503".into());
@@ -287,9 +291,7 @@ fn cut_body(resp: Response, after: u64, cut: Cut) -> Response {
                 cut_done = true;
                 match cut {
                     Cut::Reset => {
-                        let _ = tx
-                            .send(Err(std::io::Error::other("injected reset")))
-                            .await;
+                        let _ = tx.send(Err(std::io::Error::other("injected reset"))).await;
                         return;
                     }
                     Cut::End => return,
@@ -334,7 +336,10 @@ mod tests {
             f.pick(&get, "/weaver/jobs", false),
             Some(Fault::Reset { after: 0 })
         );
-        assert_eq!(f.pick(&get, "/wpsoutputs/a/x", false), Some(Fault::ChangeFile));
+        assert_eq!(
+            f.pick(&get, "/wpsoutputs/a/x", false),
+            Some(Fault::ChangeFile)
+        );
         assert_eq!(f.pending(), 1);
     }
 

@@ -314,7 +314,10 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(shared.clone(), faults::inject))
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            faults::inject,
+        ))
         .layer(middleware::from_fn_with_state(shared.clone(), track))
         .with_state(shared)
 }

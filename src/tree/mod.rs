@@ -418,7 +418,10 @@ impl Tree {
             Ok(status) => status,
             Err(e) => match (&e, cached.as_ref()) {
                 // A flaky link: what was known is better than an error.
-                (FsError::Io(_) | FsError::Unavailable(..) | FsError::TimedOut(_), Some(previous)) => {
+                (
+                    FsError::Io(_) | FsError::Unavailable(..) | FsError::TimedOut(_),
+                    Some(previous),
+                ) => {
                     tracing::warn!("job {id}: keeping the previous status: {e}");
                     return Ok(previous.clone());
                 }
