@@ -206,3 +206,26 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_statuses_are_worth_a_retry() {
+        for code in [429, 500, 502, 503, 504] {
+            let status = StatusCode::from_u16(code).unwrap();
+            assert!(status_error("x", status).is_transient(), "{code}");
+        }
+        for code in [400, 401, 403, 404, 405, 410, 416, 501] {
+            let status = StatusCode::from_u16(code).unwrap();
+            assert!(!status_error("x", status).is_transient(), "{code}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_static("3"));
+        let e = with_retry_after(status_error("x", StatusCode::TOO_MANY_REQUESTS), &headers);
+        assert!(matches!(e, FsError::Unavailable(_, Some(d)) if d == Duration::from_secs(3)));
+        let e = with_retry_after(status_error("x", StatusCode::NOT_FOUND), &headers);
+        assert!(matches!(e, FsError::NotFound(_)));
+    }
+}

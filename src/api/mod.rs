@@ -151,27 +151,49 @@ impl ApiClient {
         let what = format!("results of job {id}");
         let url = self.jobs_url(Some(id), Some("results"));
         let headers = [(ACCEPT, JSON), (ACCEPT_PROFILE.clone(), RESULTS_PROFILE)];
-        let resp = self.http.send(Method::GET, url, &headers, &what).await?;
-        let status = resp.status();
-        if matches!(status, StatusCode::NOT_FOUND | StatusCode::GONE) {
-            let body = resp.bytes().await.unwrap_or_default();
-            return Err(api_error(&what, status, &body));
-        }
-        let profiled = is_results_profile(resp.headers());
-        let is_json = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(is_json_media);
-        let document = if status == StatusCode::OK && is_json {
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| http::transport_error(&what, e))?;
-            Some(body.to_vec())
-        } else {
-            tracing::debug!("{what}: answered {status}, not a JSON document");
-            None
+        // One attempt: the answer, and its body when it is a JSON document.
+        let attempt = || async {
+            let resp = self
+                .http
+                .send(Method::GET, url.clone(), &headers, &what)
+                .await?;
+            let status = resp.status();
+            if matches!(status, StatusCode::NOT_FOUND | StatusCode::GONE)
+                || http::status_error(&what, status).is_transient()
+            {
+                let headers = resp.headers().clone();
+                let body = resp.bytes().await.unwrap_or_default();
+                return Err(http::with_retry_after(
+                    api_error(&what, status, &body),
+                    &headers,
+                ));
+            }
+            let profiled = is_results_profile(resp.headers());
+            let is_json = resp
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(is_json_media);
+            let document = if status == StatusCode::OK && is_json {
+                let body = resp
+                    .bytes()
+                    .await
+                    .map_err(|e| http::transport_error(&what, e))?;
+                Some(body.to_vec())
+            } else {
+                tracing::debug!("{what}: answered {status}, not a JSON document");
+                None
+            };
+            Ok((profiled, document))
+        };
+        let (profiled, document) = match self.http.retry().run(&what, attempt).await {
+            Ok(found) => found,
+            // As before retries existed: a server failing on /results may still serve /outputs.
+            Err(e) if e.is_transient() => {
+                tracing::info!("{what}: {e}; trying /outputs");
+                (false, None)
+            }
+            Err(e) => return Err(e),
         };
         if let (true, Some(body)) = (profiled, &document) {
             match parse_body(body, results::parse_results) {
