@@ -39,15 +39,6 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// No retries at all (each request gets one attempt, still bounded by `max_time`).
-    pub fn none(max_time: Duration) -> Self {
-        RetryPolicy {
-            retries: 0,
-            max_time,
-            ..RetryPolicy::default()
-        }
-    }
-
     /// Runs `attempt` until it succeeds, fails for good, or the retries or the time run out.
     /// `what` names the request in logs and in the error of a request that ran out of time.
     pub async fn run<T, F, Fut>(&self, what: &str, mut attempt: F) -> Result<T>

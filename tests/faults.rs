@@ -13,7 +13,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{Lcg, Mounted};
-use weaverfs::server::{jobs, Fault, RandomFaults, ServerConfig};
+use weaverfs::http::{HttpClient, HttpOptions};
+use weaverfs::read::probe;
+use weaverfs::retry::RetryPolicy;
+use weaverfs::server::{jobs, Fault, RandomFaults, ServerConfig, TestServer};
 
 const BIG_SIZE: u64 = 4 << 20;
 const BLOCK: u64 = 256 << 10;
@@ -521,4 +524,39 @@ fn a_stalled_server_never_hangs_a_call() {
     m.server.clear_faults();
     assert!(fs::read(&path).unwrap() == truth(&m, &big_url()));
     m.unmount();
+}
+
+#[test]
+fn connection_refused_is_retried_until_the_server_listens() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        // A port with nothing listening yet.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let path = format!("/wpsoutputs/{}/output_text/result.txt", jobs::FILES);
+        let url = url::Url::parse(&format!("http://{addr}{path}")).unwrap();
+        let client = |retries| {
+            let mut opts = HttpOptions::default();
+            opts.retry = RetryPolicy {
+                retries,
+                max_time: Duration::from_secs(10),
+                base_delay: Duration::from_millis(100),
+                max_delay: Duration::from_millis(400),
+            };
+            HttpClient::new(&url, &opts).unwrap()
+        };
+        let err = probe(&client(0), &url).await.unwrap_err();
+        assert_eq!(err.errno(), libc::EIO, "{err}");
+        let late = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            TestServer::start_on(addr, ServerConfig::default())
+                .await
+                .unwrap()
+        });
+        let meta = probe(&client(20), &url).await.unwrap();
+        let server = late.await.unwrap();
+        assert_eq!(Some(meta.size), server.file_size(&path));
+    });
 }
