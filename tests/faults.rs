@@ -538,12 +538,14 @@ fn connection_refused_is_retried_until_the_server_listens() {
         let path = format!("/wpsoutputs/{}/output_text/result.txt", jobs::FILES);
         let url = url::Url::parse(&format!("http://{addr}{path}")).unwrap();
         let client = |retries| {
-            let mut opts = HttpOptions::default();
-            opts.retry = RetryPolicy {
-                retries,
-                max_time: Duration::from_secs(10),
-                base_delay: Duration::from_millis(100),
-                max_delay: Duration::from_millis(400),
+            let opts = HttpOptions {
+                retry: RetryPolicy {
+                    retries,
+                    max_time: Duration::from_secs(10),
+                    base_delay: Duration::from_millis(100),
+                    max_delay: Duration::from_millis(400),
+                },
+                ..HttpOptions::default()
             };
             HttpClient::new(&url, &opts).unwrap()
         };
