@@ -28,12 +28,12 @@ fn server() -> ServerConfig {
     }
 }
 
-/// Short timeouts so that a fault costs the suite half a second, not half a minute.
+/// Short timeouts so that a fault costs the suite a second, not half a minute.
 const FAST: &[&str] = &[
     "--block-size",
     "256K",
     "--read-timeout",
-    "0.5",
+    "1",
     "--connect-timeout",
     "1",
     "--retries",
@@ -142,10 +142,10 @@ fn every_transient_fault_is_retried_to_the_exact_bytes() {
             code: 429,
             retry_after: Some(1),
         },
-        Fault::SlowFirstByte(secs(2)),
+        Fault::SlowFirstByte(secs(3)),
         Fault::Stall {
             after: 4096,
-            pause: secs(2),
+            pause: secs(3),
         },
         Fault::ShortBody { missing: 1000 },
         Fault::WrongContentRange,
@@ -201,7 +201,7 @@ fn exhausted_and_final_failures_map_to_their_errno_and_are_not_cached() {
         ),
         (Fault::Reset { after: 10 }, libc::EIO, 3),
         (
-            Fault::SlowFirstByte(Duration::from_secs(2)),
+            Fault::SlowFirstByte(Duration::from_secs(3)),
             libc::ETIMEDOUT,
             3,
         ),
