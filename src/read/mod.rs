@@ -101,7 +101,12 @@ impl Reader {
                     .any(|i| self.cache.is_present(&(file.key.clone(), i)))
             };
         if direct {
-            match file.get_range(&self.http, offset, end).await? {
+            let what = format!("{} bytes {offset}-{}", file.url, end - 1);
+            let retry = *self.http.retry();
+            let answer = retry
+                .run(&what, || file.get_range(&self.http, offset, end))
+                .await?;
+            match answer {
                 remote::RangeAnswer::Bytes(bytes) => return Ok(bytes),
                 // The file is now known to ignore Range: the blocks below read it as a stream.
                 remote::RangeAnswer::WholeBody(_) => {}
