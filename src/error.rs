@@ -14,6 +14,11 @@ pub enum FsError {
     /// The server answered something we cannot use, or the network failed.
     #[error("I/O error: {0}")]
     Io(String),
+    /// A failure worth retrying: a connection reset or refused, a 429/5xx answer (with the
+    /// delay its `Retry-After` asks for), a truncated or mislabelled body. EIO once retries
+    /// are exhausted.
+    #[error("I/O error: {0}")]
+    Unavailable(String, Option<std::time::Duration>),
     /// A request took longer than its timeout.
     #[error("timed out: {0}")]
     TimedOut(String),
@@ -33,7 +38,7 @@ impl FsError {
         match self {
             FsError::NotFound(_) => libc::ENOENT,
             FsError::Stale(_) => libc::ESTALE,
-            FsError::Io(_) => libc::EIO,
+            FsError::Io(_) | FsError::Unavailable(..) => libc::EIO,
             FsError::TimedOut(_) => libc::ETIMEDOUT,
             FsError::Denied(_) => libc::EACCES,
             FsError::NotDir => libc::ENOTDIR,
@@ -44,6 +49,15 @@ impl FsError {
 
     pub fn io(what: impl fmt::Display) -> Self {
         FsError::Io(what.to_string())
+    }
+
+    pub fn unavailable(what: impl fmt::Display) -> Self {
+        FsError::Unavailable(what.to_string(), None)
+    }
+
+    /// Whether trying again may succeed: network failures, timeouts, 429 and 5xx answers.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, FsError::Unavailable(..) | FsError::TimedOut(_))
     }
 }
 

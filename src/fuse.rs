@@ -4,6 +4,7 @@
 use std::ffi::OsStr;
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use fuser::{
     Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
@@ -35,11 +36,24 @@ pub struct FuseAdapter {
     fs: Arc<WeaverFs>,
     rt: Handle,
     owner: Ownership,
+    /// No request waits longer than this for its answer (ETIMEDOUT past it), so a stalled
+    /// server never hangs `cat`, `ls` or an unmount.
+    op_timeout: Duration,
 }
 
 impl FuseAdapter {
     pub fn new(fs: Arc<WeaverFs>, rt: Handle, owner: Ownership) -> Self {
-        FuseAdapter { fs, rt, owner }
+        FuseAdapter {
+            fs,
+            rt,
+            owner,
+            op_timeout: Duration::from_secs(60),
+        }
+    }
+
+    pub fn with_op_timeout(mut self, limit: Duration) -> Self {
+        self.op_timeout = limit;
+        self
     }
 
     /// Runs `op` on the runtime and hands its result to `reply`.
@@ -51,8 +65,12 @@ impl FuseAdapter {
     {
         let fut = op(self.fs.clone());
         let stats = self.fs.stats().clone();
+        let limit = self.op_timeout;
         self.rt.spawn(async move {
-            let result = fut.await.map_err(|e| {
+            let result = tokio::time::timeout(limit, fut)
+                .await
+                .unwrap_or_else(|_| Err(FsError::TimedOut(format!("no answer within {limit:?}"))));
+            let result = result.map_err(|e| {
                 log_error(&e);
                 stats.error(e.errno());
                 Errno::from_i32(e.errno())

@@ -6,11 +6,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderName, LOCATION};
+use reqwest::header::{HeaderMap, HeaderName, LOCATION};
 use reqwest::{Method, Response, StatusCode, Url};
 
 use crate::auth::{AuthOptions, Credentials};
 use crate::error::FsError;
+use crate::retry::{self, RetryPolicy};
 use crate::stats::Stats;
 use crate::tls::TlsOptions;
 
@@ -25,6 +26,16 @@ pub struct HttpOptions {
     pub read_timeout: Duration,
     pub auth: AuthOptions,
     pub tls: TlsOptions,
+    /// How failed reads are tried again.
+    pub retry: RetryPolicy,
+}
+
+impl HttpOptions {
+    /// The longest any filesystem call waits: twice the retry budget, so a call that needs a
+    /// few requests in a row (a listing, then a status) still fits, plus the connect timeout.
+    pub fn op_timeout(&self) -> Duration {
+        self.retry.max_time * 2 + self.connect_timeout
+    }
 }
 
 impl Default for HttpOptions {
@@ -34,6 +45,7 @@ impl Default for HttpOptions {
             read_timeout: Duration::from_secs(30),
             auth: AuthOptions::default(),
             tls: TlsOptions::default(),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -44,6 +56,7 @@ pub struct HttpClient {
     client: reqwest::Client,
     auth: Arc<Credentials>,
     stats: Arc<Stats>,
+    retry: RetryPolicy,
 }
 
 impl HttpClient {
@@ -63,6 +76,7 @@ impl HttpClient {
             client,
             auth,
             stats: Arc::new(Stats::new(api_base)),
+            retry: opts.retry,
         })
     }
 
@@ -99,6 +113,15 @@ impl HttpClient {
     /// The counters of the mount this client serves.
     pub fn stats(&self) -> &Arc<Stats> {
         &self.stats
+    }
+
+    /// The retry policy that reads (see [`crate::retry`]) run under, counting retries in the
+    /// mount's stats.
+    pub fn retry(&self) -> Retrying<'_> {
+        Retrying {
+            policy: &self.retry,
+            stats: &self.stats,
+        }
     }
 
     /// Sends a request, following redirects here rather than in reqwest, so that credentials
@@ -157,25 +180,74 @@ impl HttpClient {
     }
 }
 
-/// Maps a reqwest error (connect, timeout, body) to the error a filesystem call reports.
+/// The retry policy of a client, with its stats.
+pub struct Retrying<'a> {
+    policy: &'a RetryPolicy,
+    stats: &'a Stats,
+}
+
+impl Retrying<'_> {
+    pub async fn run<T, F, Fut>(&self, what: &str, attempt: F) -> Result<T, FsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, FsError>>,
+    {
+        let stats = self.stats;
+        self.policy
+            .run_counted(what, attempt, || stats.retried())
+            .await
+    }
+
+    pub fn policy(&self) -> &RetryPolicy {
+        self.policy
+    }
+}
+
+/// Maps a reqwest error (connect, reset, timeout, body) to the error a filesystem call reports;
+/// all are worth a retry.
 pub fn transport_error(what: &str, e: reqwest::Error) -> FsError {
     if e.is_timeout() {
         FsError::TimedOut(format!("{what}: {e}"))
     } else if let Some(advice) = crate::tls::certificate_advice(&e) {
         FsError::Io(format!("{what}: {advice}"))
     } else {
-        FsError::Io(format!("{what}: {}", error_chain(&e)))
+        FsError::unavailable(format!("{what}: {}", error_chain(&e)))
     }
 }
 
-/// Maps an unexpected status to the error a filesystem call reports.
+/// Maps an unexpected status to the error a filesystem call reports: 429 and 5xx other than
+/// 501 are transient, other statuses are final.
 pub fn status_error(what: &str, status: StatusCode) -> FsError {
     match status {
         StatusCode::NOT_FOUND | StatusCode::GONE => FsError::NotFound(format!("{what}: {status}")),
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
             FsError::Denied(format!("{what}: {status}"))
         }
+        StatusCode::TOO_MANY_REQUESTS
+        | StatusCode::INTERNAL_SERVER_ERROR
+        | StatusCode::BAD_GATEWAY
+        | StatusCode::SERVICE_UNAVAILABLE
+        | StatusCode::GATEWAY_TIMEOUT => FsError::unavailable(format!("{what}: {status}")),
         _ => FsError::Io(format!("{what}: unexpected {status}")),
+    }
+}
+
+/// [`status_error`] for a response, with the wait its `Retry-After` asks for.
+pub fn response_error(what: &str, resp: &Response) -> FsError {
+    with_retry_after(status_error(what, resp.status()), resp.headers())
+}
+
+/// Adds the `Retry-After` of `headers` to a transient error.
+pub fn with_retry_after(e: FsError, headers: &HeaderMap) -> FsError {
+    match e {
+        FsError::Unavailable(text, None) => {
+            let after = headers
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(retry::parse_retry_after);
+            FsError::Unavailable(text, after)
+        }
+        other => other,
     }
 }
 
@@ -189,4 +261,28 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn which_statuses_are_worth_a_retry() {
+        for code in [429, 500, 502, 503, 504] {
+            let status = StatusCode::from_u16(code).unwrap();
+            assert!(status_error("x", status).is_transient(), "{code}");
+        }
+        for code in [400, 401, 403, 404, 405, 410, 416, 501] {
+            let status = StatusCode::from_u16(code).unwrap();
+            assert!(!status_error("x", status).is_transient(), "{code}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_static("3"));
+        let e = with_retry_after(status_error("x", StatusCode::TOO_MANY_REQUESTS), &headers);
+        assert!(matches!(e, FsError::Unavailable(_, Some(d)) if d == Duration::from_secs(3)));
+        let e = with_retry_after(status_error("x", StatusCode::NOT_FOUND), &headers);
+        assert!(matches!(e, FsError::NotFound(_)));
+    }
 }

@@ -4,6 +4,7 @@
 //! - [`http`]: the HTTP client, with credentials kept to the origins they belong to;
 //! - [`auth`]: credentials (headers, token, cookies, Basic, Magpie), the config file;
 //! - [`tls`]: certificate verification settings;
+//! - [`retry`]: which failed requests are tried again, when, and for how long;
 //! - [`api`]: the job API (listing, status, results in every shape) and its data model;
 //! - [`tree`]: the namespace: inodes, names, directory listings and their TTLs;
 //! - [`cache`]: the block arithmetic and the byte-bounded LRU block cache;
@@ -30,6 +31,7 @@ pub mod mount;
 pub mod mount_helper;
 pub mod mountpoint;
 pub mod read;
+pub mod retry;
 pub mod server;
 pub mod stats;
 pub mod tls;

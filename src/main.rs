@@ -150,11 +150,17 @@ struct MountArgs {
     #[command(flatten)]
     auth: AuthArgs,
     /// Seconds to wait for a connection.
-    #[arg(long, default_value_t = 10)]
-    connect_timeout: u64,
+    #[arg(long, default_value_t = 10.0)]
+    connect_timeout: f64,
     /// Seconds to wait for any byte of a response.
-    #[arg(long, default_value_t = 30)]
-    read_timeout: u64,
+    #[arg(long, default_value_t = 30.0)]
+    read_timeout: f64,
+    /// Retries of a failed read (network error, timeout, 429, 5xx, truncated body).
+    #[arg(long, default_value_t = 4)]
+    retries: u32,
+    /// Seconds all the attempts at one request may take together.
+    #[arg(long, default_value_t = 30.0)]
+    retry_max_time: f64,
 }
 
 /// One malloc arena for all threads: a block freed on one thread is reused by the next fetch on
@@ -184,6 +190,14 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size {s:?} is too large"))
 }
 
+/// A positive number of seconds as a Duration.
+fn seconds(option: &str, secs: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{option} must be a positive number of seconds"))
+}
+
 impl MountArgs {
     fn config(&self, source: &str) -> Result<MountConfig, String> {
         let resolved = self.auth.resolve(source)?;
@@ -197,8 +211,10 @@ impl MountArgs {
         cfg.tree.finished_ttl = Duration::from_secs(self.job_ttl);
         cfg.tree.active_ttl = Duration::from_secs(self.active_ttl);
         cfg.tree.plain_names = self.plain_names;
-        cfg.http.connect_timeout = Duration::from_secs(self.connect_timeout);
-        cfg.http.read_timeout = Duration::from_secs(self.read_timeout);
+        cfg.http.connect_timeout = seconds("--connect-timeout", self.connect_timeout)?;
+        cfg.http.read_timeout = seconds("--read-timeout", self.read_timeout)?;
+        cfg.http.retry.retries = self.retries;
+        cfg.http.retry.max_time = seconds("--retry-max-time", self.retry_max_time)?;
         Ok(cfg)
     }
 }

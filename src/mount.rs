@@ -111,7 +111,8 @@ pub fn mount_and_serve(
         gid: cfg.gid,
         blksize: cfg.block_size.min(u32::MAX as u64) as u32,
     };
-    let adapter = FuseAdapter::new(fs, rt.handle().clone(), owner);
+    let adapter =
+        FuseAdapter::new(fs, rt.handle().clone(), owner).with_op_timeout(cfg.http.op_timeout());
     let mut options = fuser::Config::default();
     options.mount_options = vec![
         fuser::MountOption::FSName(format!("weaverfs:{}", cfg.api_url)),

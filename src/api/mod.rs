@@ -70,17 +70,25 @@ impl ApiClient {
         url
     }
 
+    /// A GET of a JSON document, retried under the client's policy.
     async fn get_json_body(&self, url: Url, what: &str) -> Result<Vec<u8>> {
-        let resp = self
-            .http
-            .send(Method::GET, url, &[(ACCEPT, JSON)], what)
-            .await?;
-        let status = resp.status();
-        let body = read_document(resp, what).await?;
-        if !status.is_success() {
-            return Err(api_error(what, status, &body));
-        }
-        Ok(body)
+        let attempt = || async {
+            let resp = self
+                .http
+                .send(Method::GET, url.clone(), &[(ACCEPT, JSON)], what)
+                .await?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = read_document(resp, what).await?;
+            if !status.is_success() {
+                return Err(http::with_retry_after(
+                    api_error(what, status, &body),
+                    &headers,
+                ));
+            }
+            Ok(body)
+        };
+        self.http.retry().run(what, attempt).await
     }
 
     /// Whether the server answers a job listing: a first page of one job.
@@ -97,20 +105,27 @@ impl ApiClient {
     async fn jobs_page(&self, query: &str) -> Result<Option<listing::Page>> {
         let mut url = self.jobs_url(None, None);
         url.set_query(Some(query));
-        let resp = self
-            .http
-            .send(Method::GET, url, &[(ACCEPT, JSON)], "job listing")
-            .await?;
-        let status = resp.status();
-        let body = read_document(resp, "job listing").await?;
-        if status == StatusCode::BAD_REQUEST && !query.contains("page=0") {
-            // Weaver answers a page past the end with 400 instead of an empty page.
-            return Ok(None);
-        }
-        if !status.is_success() {
-            return Err(api_error("job listing", status, &body));
-        }
-        listing::Page::parse(&body).map(Some).map_err(FsError::Io)
+        let attempt = || async {
+            let resp = self
+                .http
+                .send(Method::GET, url.clone(), &[(ACCEPT, JSON)], "job listing")
+                .await?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = read_document(resp, "job listing").await?;
+            if status == StatusCode::BAD_REQUEST && !query.contains("page=0") {
+                // Weaver answers a page past the end with 400 instead of an empty page.
+                return Ok(None);
+            }
+            if !status.is_success() {
+                return Err(http::with_retry_after(
+                    api_error("job listing", status, &body),
+                    &headers,
+                ));
+            }
+            listing::Page::parse(&body).map(Some).map_err(FsError::Io)
+        };
+        self.http.retry().run("job listing", attempt).await
     }
 
     pub async fn status(&self, id: &str) -> Result<JobStatus> {
@@ -130,24 +145,45 @@ impl ApiClient {
         let what = format!("results of job {id}");
         let url = self.jobs_url(Some(id), Some("results"));
         let headers = [(ACCEPT, JSON), (ACCEPT_PROFILE.clone(), RESULTS_PROFILE)];
-        let resp = self.http.send(Method::GET, url, &headers, &what).await?;
-        let status = resp.status();
-        if matches!(status, StatusCode::NOT_FOUND | StatusCode::GONE) {
-            let body = read_document(resp, &what).await.unwrap_or_default();
-            return Err(api_error(&what, status, &body));
-        }
-        let profiled = is_results_profile(resp.headers());
-        let is_json = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(is_json_media);
-        let document = if status == StatusCode::OK && is_json {
-            let body = read_document(resp, &what).await?;
-            Some(body)
-        } else {
-            tracing::debug!("{what}: answered {status}, not a JSON document");
-            None
+        // One attempt: the answer, and its body when it is a JSON document.
+        let attempt = || async {
+            let resp = self
+                .http
+                .send(Method::GET, url.clone(), &headers, &what)
+                .await?;
+            let status = resp.status();
+            if matches!(status, StatusCode::NOT_FOUND | StatusCode::GONE)
+                || http::status_error(&what, status).is_transient()
+            {
+                let headers = resp.headers().clone();
+                let body = read_document(resp, &what).await.unwrap_or_default();
+                return Err(http::with_retry_after(
+                    api_error(&what, status, &body),
+                    &headers,
+                ));
+            }
+            let profiled = is_results_profile(resp.headers());
+            let is_json = resp
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(is_json_media);
+            let document = if status == StatusCode::OK && is_json {
+                Some(read_document(resp, &what).await?)
+            } else {
+                tracing::debug!("{what}: answered {status}, not a JSON document");
+                None
+            };
+            Ok((profiled, document))
+        };
+        let (profiled, document) = match self.http.retry().run(&what, attempt).await {
+            Ok(found) => found,
+            // As before retries existed: a server failing on /results may still serve /outputs.
+            Err(e) if e.is_transient() => {
+                tracing::info!("{what}: {e}; trying /outputs");
+                (false, None)
+            }
+            Err(e) => return Err(e),
         };
         if let (true, Some(body)) = (profiled, &document) {
             match parse_body(body, results::parse_results) {
@@ -302,6 +338,7 @@ fn api_error(what: &str, status: StatusCode, body: &[u8]) -> FsError {
     match http::status_error(what, status) {
         FsError::NotFound(_) => FsError::NotFound(message),
         FsError::Denied(_) => FsError::Denied(message),
+        FsError::Unavailable(..) => FsError::unavailable(message),
         _ => FsError::Io(message),
     }
 }

@@ -137,7 +137,7 @@ async fn pump(
                     buf.extend_from_slice(&chunk)
                 }
                 None => {
-                    return Err(FsError::Io(format!(
+                    return Err(FsError::unavailable(format!(
                         "{what}: the body ended before the file's {size} bytes"
                     )))
                 }

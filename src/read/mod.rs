@@ -106,7 +106,13 @@ impl Reader {
                     .any(|i| self.cache.is_present(&(file.key.clone(), i)))
             };
         if direct {
-            match file.get_range(&self.http, offset, end).await? {
+            let what = format!("{} bytes {offset}-{}", file.url, end - 1);
+            let answer = self
+                .http
+                .retry()
+                .run(&what, || file.get_range(&self.http, offset, end))
+                .await?;
+            match answer {
                 remote::RangeAnswer::Bytes(bytes) => return Ok(bytes),
                 // The file is now known to ignore Range: the blocks below read it as a stream.
                 remote::RangeAnswer::WholeBody(_) => {}
@@ -208,7 +214,7 @@ impl Reader {
         let file = file.clone();
         let key = (file.key.clone(), index);
         self.cache.prefetch(key, move || async move {
-            let result = reader.fetch_block(&file, index).await;
+            let result = reader.fetch_block_retrying(&file, index).await;
             if let Err(e) = &result {
                 tracing::debug!("read-ahead of block {index} of {}: {e}", file.url);
             }
@@ -223,8 +229,17 @@ impl Reader {
         let file = file.clone();
         self.cache
             .get_or_fetch(key, move || async move {
-                reader.fetch_block(&file, index).await
+                reader.fetch_block_retrying(&file, index).await
             })
+            .await
+    }
+
+    /// A block from the server, tried again under the retry policy when the failure is transient.
+    async fn fetch_block_retrying(&self, file: &Arc<RemoteFile>, index: u64) -> Result<Bytes> {
+        let what = format!("block {index} of {}", file.url);
+        self.http
+            .retry()
+            .run(&what, || self.fetch_block(file, index))
             .await
     }
 

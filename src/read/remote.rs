@@ -61,8 +61,14 @@ impl RemoteMeta {
     }
 }
 
-/// Finds a file's size and validators: HEAD, else `Range: bytes=0-0` and the Content-Range total.
+/// Finds a file's size and validators: HEAD, else `Range: bytes=0-0` and the Content-Range total;
+/// retried under the client's policy.
 pub async fn probe(http: &HttpClient, url: &Url) -> Result<RemoteMeta> {
+    let what = format!("size of {url}");
+    http.retry().run(&what, || probe_once(http, url)).await
+}
+
+async fn probe_once(http: &HttpClient, url: &Url) -> Result<RemoteMeta> {
     let what = format!("HEAD {url}");
     let resp = http.send(Method::HEAD, url.clone(), &[], &what).await?;
     let status = resp.status();
@@ -73,8 +79,9 @@ pub async fn probe(http: &HttpClient, url: &Url) -> Result<RemoteMeta> {
         }
     } else if matches!(status, StatusCode::NOT_FOUND | StatusCode::GONE)
         || status.is_client_error() && status != StatusCode::METHOD_NOT_ALLOWED
+        || http::status_error(&what, status).is_transient()
     {
-        return Err(http::status_error(&what, status));
+        return Err(http::response_error(&what, &resp));
     }
     // No HEAD, or no length in it: ask for the first byte.
     let what = format!("GET {url} (first byte)");
@@ -89,7 +96,7 @@ pub async fn probe(http: &HttpClient, url: &Url) -> Result<RemoteMeta> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_content_range(v).map(|r| r.2)),
         StatusCode::OK => header_u64(resp.headers(), CONTENT_LENGTH),
-        _ => return Err(http::status_error(&what, status)),
+        _ => return Err(http::response_error(&what, &resp)),
     };
     let size = size.ok_or_else(|| FsError::Io(format!("{what}: the server tells no size")))?;
     let size = plausible_size(size, &what)?;
@@ -196,7 +203,7 @@ impl RemoteFile {
                     .and_then(|v| v.to_str().ok())
                     .and_then(parse_content_range);
                 if got != Some((start, end - 1, self.meta.size)) {
-                    return Err(FsError::Io(format!(
+                    return Err(FsError::unavailable(format!(
                         "{what}: the server answered another range ({got:?})"
                     )));
                 }
@@ -206,7 +213,7 @@ impl RemoteFile {
                     .map_err(|e| http::transport_error(&what, e))?;
                 http.stats().fetched(body.len());
                 if body.len() as u64 != end - start {
-                    return Err(FsError::Io(format!(
+                    return Err(FsError::unavailable(format!(
                         "{what}: {} bytes received, {} expected",
                         body.len(),
                         end - start
@@ -232,7 +239,7 @@ impl RemoteFile {
             StatusCode::PRECONDITION_FAILED | StatusCode::RANGE_NOT_SATISFIABLE => {
                 Err(self.stale())
             }
-            status => Err(http::status_error(&what, status)),
+            _ => Err(http::response_error(&what, &resp)),
         }
     }
 
@@ -250,7 +257,7 @@ impl RemoteFile {
                 }
                 Ok(resp)
             }
-            status => Err(http::status_error(&what, status)),
+            _ => Err(http::response_error(&what, &resp)),
         }
     }
 

@@ -182,6 +182,8 @@ impl JobDef {
 pub(crate) struct Catalog {
     samples: Vec<Arc<JobDef>>,
     extra: usize,
+    /// Size of the `data` file output of each extra job (none when 0).
+    extra_file_size: u64,
     /// Listing order never changes (statuses do not affect it), so sort once.
     listed: Vec<String>,
 }
@@ -204,6 +206,7 @@ impl Catalog {
         Catalog {
             samples,
             extra,
+            extra_file_size: 0,
             listed,
         }
     }
@@ -214,13 +217,19 @@ impl Catalog {
         self.listed = listing_order(&self.samples, self.extra);
     }
 
+    /// Gives each extra job a `data` output: a seeded file of `size` bytes of its own.
+    pub(crate) fn with_extra_file_size(mut self, size: u64) -> Self {
+        self.extra_file_size = size;
+        self
+    }
+
     /// Looks a job up by canonical (lowercase, hyphenated) id.
     pub(crate) fn get(&self, id: &str) -> Option<Arc<JobDef>> {
         if let Some(job) = self.samples.iter().find(|j| j.id == id) {
             return Some(job.clone());
         }
         let index = extra_index(id)?;
-        (index < self.extra).then(|| Arc::new(extra_job(index)))
+        (index < self.extra).then(|| Arc::new(extra_job(index, self.extra_file_size)))
     }
 
     /// Ids of the listed jobs, newest `created` first (Weaver's default sort).
@@ -271,16 +280,29 @@ fn extra_created(index: usize) -> Micros {
     utc(2026, 9, 1, 0, 0, 0, 0) + index as Micros * 60_000_000
 }
 
-fn extra_job(index: usize) -> JobDef {
+fn extra_job(index: usize, file_size: u64) -> JobDef {
     let created = extra_created(index);
+    let mut outputs = vec![("value", Output::Literal(json!(index)))];
+    if file_size > 0 {
+        outputs.push(("data", href("data/data.bin", "application/octet-stream")));
+    }
     let mut job = successful(
         extra_job_id(index),
         "echo",
         created,
         created + 2_000_000,
-        vec![("value", Output::Literal(json!(index)))],
+        outputs,
     );
     job.inputs = json!({ "value": index });
+    if file_size > 0 {
+        job.files = vec![FileDef {
+            path: "data/data.bin",
+            source: Source::Seeded {
+                seed: 0xE0_0000_0000 + index as u64,
+                len: file_size,
+            },
+        }];
+    }
     job
 }
 

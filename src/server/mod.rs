@@ -8,6 +8,7 @@ mod conditional;
 mod content;
 mod dir_jobs;
 mod errors;
+mod faults;
 mod files;
 pub mod hostile;
 pub mod jobs;
@@ -30,6 +31,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use auth::ServerAuth;
+pub use faults::{Fault, RandomFaults};
 use jobs::{Catalog, Status};
 use state::Shared;
 
@@ -49,6 +51,9 @@ pub struct ServerConfig {
     pub jobs_dir: Option<std::path::PathBuf>,
     /// Credentials required, like Twitcher + Magpie (none by default).
     pub auth: ServerAuth,
+    /// Size of a `data` file output given to each extra job (none when 0), for tests that
+    /// read many different files.
+    pub extra_file_size: u64,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +65,7 @@ impl Default for ServerConfig {
             extra_jobs: 0,
             jobs_dir: None,
             auth: ServerAuth::default(),
+            extra_file_size: 0,
         }
     }
 }
@@ -97,7 +103,8 @@ impl TestServer {
 
     /// Same as [`TestServer::start`] on a given address.
     pub async fn start_on(addr: SocketAddr, cfg: ServerConfig) -> std::io::Result<TestServer> {
-        let mut catalog = Catalog::new(cfg.big_file_size, cfg.extra_jobs);
+        let mut catalog = Catalog::new(cfg.big_file_size, cfg.extra_jobs)
+            .with_extra_file_size(cfg.extra_file_size);
         if let Some(dir) = &cfg.jobs_dir {
             let jobs = dir_jobs::load(dir)
                 .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
@@ -252,6 +259,47 @@ impl TestServer {
         }
     }
 
+    /// Queues a one-shot fault for the next request whose path starts with `prefix` (and to
+    /// which it applies: a body fault needs a GET, a range fault a Range request).
+    pub fn inject(&self, prefix: &str, fault: Fault) {
+        self.shared.faults.push(prefix, fault, 1);
+    }
+
+    /// Queues the same fault for the next `times` matching requests.
+    pub fn inject_times(&self, prefix: &str, fault: Fault, times: usize) {
+        self.shared.faults.push(prefix, fault, times);
+    }
+
+    /// Queued faults not applied yet.
+    pub fn pending_faults(&self) -> usize {
+        self.shared.faults.pending()
+    }
+
+    /// Draws faults at random for every request (None stops).
+    pub fn set_random_faults(&self, plan: Option<RandomFaults>) {
+        self.shared.faults.set_random(plan);
+    }
+
+    /// An outage: every request is answered 503 (`Retry-After: 1`) until it ends.
+    pub fn set_down(&self, down: bool) {
+        self.shared.faults.set_down(down);
+    }
+
+    /// Drops queued faults, the random plan and the outage.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
+    }
+
+    /// Faults applied so far, by kind.
+    pub fn fault_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.shared.faults.counts()
+    }
+
+    /// The number of faults applied so far.
+    pub fn faults_injected(&self) -> u64 {
+        self.fault_counts().values().sum()
+    }
+
     /// Requests received so far (the most recent 100 000).
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.shared.requests()
@@ -301,6 +349,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         // Inner layer: requests are recorded (outer) before credentials are checked.
         .layer(middleware::from_fn_with_state(shared.clone(), auth::guard))
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            faults::inject,
+        ))
         .layer(middleware::from_fn_with_state(shared.clone(), track))
         .with_state(shared)
 }

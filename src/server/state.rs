@@ -60,6 +60,7 @@ pub(crate) struct Shared {
     redirect_target: Mutex<Option<String>>,
     pub auth: AuthState,
     listing_mode: Mutex<ListingMode>,
+    pub faults: super::faults::Faults,
 }
 
 /// Locks ignoring poisoning: a panicking test thread must not wedge the server.
@@ -82,6 +83,7 @@ impl Shared {
             redirect_target: Mutex::default(),
             auth: AuthState::default(),
             listing_mode: Mutex::default(),
+            faults: Default::default(),
         };
         shared.set_latency(latency);
         shared

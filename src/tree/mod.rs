@@ -239,7 +239,9 @@ impl Tree {
         }
         let (specs, mtime) = match self.list(dir).await {
             Ok(found) => found,
-            Err(e @ (FsError::Io(_) | FsError::TimedOut(_))) if listing.is_some() => {
+            Err(e @ (FsError::Io(_) | FsError::Unavailable(..) | FsError::TimedOut(_)))
+                if listing.is_some() =>
+            {
                 // Keep what was listed, and try again after a TTL, not at every lookup.
                 tracing::warn!("keeping the previous listing of inode {}: {e}", dir.ino);
                 let previous = listing
@@ -376,17 +378,25 @@ impl Tree {
     async fn list_remote_dir(&self, href: &str) -> Result<Vec<ChildSpec>> {
         let url = Url::parse(href).map_err(|e| FsError::Io(format!("bad href {href}: {e}")))?;
         let what = format!("index of {href}");
-        let resp = self
-            .api
-            .http()
-            .send(reqwest::Method::GET, url.clone(), &[], &what)
-            .await?;
-        if !resp.status().is_success() {
-            tracing::info!("{what}: {}; the directory is shown empty", resp.status());
-            return Ok(Vec::new());
-        }
-        let body = crate::api::read_document(resp, &what).await?;
-        let body = String::from_utf8_lossy(&body);
+        let http = self.api.http();
+        let attempt = || async {
+            let resp = http
+                .send(reqwest::Method::GET, url.clone(), &[], &what)
+                .await?;
+            let status = resp.status();
+            if !status.is_success() {
+                let e = crate::http::response_error(&what, &resp);
+                // A server that is down must not leave the directory cached as empty.
+                if e.is_transient() {
+                    return Err(e);
+                }
+                tracing::info!("{what}: {status}; the directory is shown empty");
+                return Ok(String::new());
+            }
+            let body = crate::api::read_document(resp, &what).await?;
+            Ok(String::from_utf8_lossy(&body).into_owned())
+        };
+        let body = http.retry().run(&what, attempt).await?;
         let mut names = UniqueNames::default();
         let place = format!("index of {href}");
         Ok(dir_index::parse_index(&url, &body)
@@ -426,7 +436,10 @@ impl Tree {
             Ok(status) => status,
             Err(e) => match (&e, cached.as_ref()) {
                 // A flaky link: what was known is better than an error.
-                (FsError::Io(_) | FsError::TimedOut(_), Some(previous)) => {
+                (
+                    FsError::Io(_) | FsError::Unavailable(..) | FsError::TimedOut(_),
+                    Some(previous),
+                ) => {
                     tracing::warn!("job {id}: keeping the previous status: {e}");
                     return Ok(previous.clone());
                 }
