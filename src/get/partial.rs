@@ -120,6 +120,7 @@ mod tests {
             size,
             etag: etag.map(str::to_string),
             last_modified: Some("Sun, 01 Nov 2026 10:00:00 GMT".into()),
+            accepts_ranges: true,
         }
     }
 
@@ -142,6 +143,7 @@ mod tests {
             size: 10,
             etag: None,
             last_modified: None,
+            accepts_ranges: true,
         };
         assert!(!PartState::new("http://h/f", &m).is_version("http://h/f", &m));
     }

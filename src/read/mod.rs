@@ -97,7 +97,7 @@ impl Reader {
         // coming; for a first read, this very read started their fetch (a second reader of a
         // fresh file waits for those blocks instead of asking again).
         let direct = plan.direct
-            && !file.ignores_range()
+            && file.honours_range()
             && if plan.first {
                 own_blocks_started
             } else {

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use reqwest::header::{
-    HeaderMap, CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE,
+    HeaderMap, ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE,
 };
 use reqwest::{Method, Response, StatusCode, Url};
 
@@ -19,6 +19,8 @@ pub struct RemoteMeta {
     pub size: u64,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    /// The server said it serves byte ranges (`Accept-Ranges: bytes`, or a 206 to the probe).
+    pub accepts_ranges: bool,
 }
 
 impl RemoteMeta {
@@ -33,6 +35,7 @@ impl RemoteMeta {
             size,
             etag: text(ETAG),
             last_modified: text(LAST_MODIFIED),
+            accepts_ranges: text(ACCEPT_RANGES).is_some_and(|v| v.contains("bytes")),
         }
     }
 
@@ -100,7 +103,9 @@ async fn probe_once(http: &HttpClient, url: &Url) -> Result<RemoteMeta> {
     };
     let size = size.ok_or_else(|| FsError::Io(format!("{what}: the server tells no size")))?;
     let size = plausible_size(size, &what)?;
-    Ok(RemoteMeta::from_headers(resp.headers(), size))
+    let mut meta = RemoteMeta::from_headers(resp.headers(), size);
+    meta.accepts_ranges |= status == StatusCode::PARTIAL_CONTENT;
+    Ok(meta)
 }
 
 /// A size the kernel can show: file offsets are signed 64-bit, so a larger one is nonsense.
@@ -136,6 +141,8 @@ pub struct RemoteFile {
     /// The block cache key: URL, size and validator, so a new version never meets old blocks.
     pub key: Arc<str>,
     ignores_range: AtomicBool,
+    /// A 206 was seen for this file.
+    ranges_seen: AtomicBool,
     /// Set once the server showed another version: the next open probes again.
     stale: AtomicBool,
     /// The whole-body stream used when the server ignores Range.
@@ -167,6 +174,7 @@ impl RemoteFile {
             meta,
             key: Arc::from(key),
             ignores_range: AtomicBool::new(false),
+            ranges_seen: AtomicBool::new(false),
             stale: AtomicBool::new(false),
             body_stream: tokio::sync::Mutex::new(None),
         }
@@ -178,6 +186,13 @@ impl RemoteFile {
 
     pub fn ignores_range(&self) -> bool {
         self.ignores_range.load(Ordering::Relaxed)
+    }
+
+    /// Whether a small range request can be expected to get just its bytes: the server
+    /// advertised ranges or answered one, and has not ignored one since.
+    pub fn honours_range(&self) -> bool {
+        !self.ignores_range()
+            && (self.meta.accepts_ranges || self.ranges_seen.load(Ordering::Relaxed))
     }
 
     /// GET of bytes `[start, end)` with `If-Range`, so that a changed file answers with its new
@@ -194,6 +209,7 @@ impl RemoteFile {
             .await?;
         match resp.status() {
             StatusCode::PARTIAL_CONTENT => {
+                self.ranges_seen.store(true, Ordering::Relaxed);
                 if self.meta.differs_from(resp.headers()) {
                     return Err(self.stale());
                 }
@@ -311,6 +327,7 @@ mod tests {
             size: 1,
             etag: Some("\"abc\"".into()),
             last_modified: Some("Sun, 01 Nov 2026 10:00:00 GMT".into()),
+            accepts_ranges: true,
         };
         assert_eq!(m.validator(), Some("\"abc\""));
         m.etag = Some("W/\"abc\"".into());
@@ -327,6 +344,7 @@ mod tests {
             size,
             etag: etag.map(str::to_string),
             last_modified: None,
+            accepts_ranges: true,
         };
         let key = |m| RemoteFile::new(url.clone(), m).key;
         assert_eq!(key(meta(6, Some("\"a\""))), key(meta(6, Some("\"a\""))));
@@ -342,6 +360,7 @@ mod tests {
             size: 1,
             etag: Some("\"a\"".into()),
             last_modified: None,
+            accepts_ranges: true,
         };
         let mut h = HeaderMap::new();
         assert!(!m.differs_from(&h));

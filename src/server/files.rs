@@ -264,8 +264,10 @@ fn serve_file(file: &Published, headers: &HeaderMap, head: bool, ignore_range: b
 
     let (status, start, end) = match outcome {
         RangeOutcome::Full => {
-            // Like nginx, advertise ranges on 200 answers only.
-            builder = builder.header(header::ACCEPT_RANGES, "bytes");
+            // Like nginx, advertise ranges on 200 answers only (and never when ignoring them).
+            if !ignore_range {
+                builder = builder.header(header::ACCEPT_RANGES, "bytes");
+            }
             (StatusCode::OK, 0, size)
         }
         RangeOutcome::Partial { start, end } => {
