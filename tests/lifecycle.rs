@@ -506,6 +506,9 @@ fn a_mount_not_ready_in_30_s_fails_and_stops_its_daemon() {
         s(dir.path()),
         "--read-timeout",
         "120",
+        // Retries must not give up on the silent server before the 30 s readiness limit.
+        "--retry-max-time",
+        "120",
         "--log-file",
         "/dev/null",
     ]);

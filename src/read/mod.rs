@@ -87,7 +87,14 @@ impl Reader {
         let end = (offset + size).min(file.size());
         let plan = self.plan(state, offset, end - offset, &range, file.size());
         let mut own_blocks_started = !range.is_empty();
-        for index in plan.prefetch {
+        // Until the server shows whether it serves ranges, one request at a time: a server that
+        // ignores them would answer each parallel request with the whole file.
+        let prefetch = if file.honours_range() || file.ignores_range() {
+            plan.prefetch
+        } else {
+            0..0
+        };
+        for index in prefetch {
             let started = self.prefetch(file, index);
             if range.contains(&index) {
                 own_blocks_started &= started;
