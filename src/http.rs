@@ -197,10 +197,6 @@ impl Retrying<'_> {
             .run_counted(what, attempt, || stats.retried())
             .await
     }
-
-    pub fn policy(&self) -> &RetryPolicy {
-        self.policy
-    }
 }
 
 /// Maps a reqwest error (connect, reset, timeout, body) to the error a filesystem call reports;
