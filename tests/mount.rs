@@ -469,7 +469,8 @@ fn a_file_changed_on_the_server_fails_the_open_handle_and_reopens_new() {
 
 #[test]
 fn reopening_an_unchanged_file_reads_from_the_page_cache() {
-    let m = Mounted::start(small_server(), &["--job-ttl", "1", "--cache-size", "4M"]);
+    // The version is checked again only after 3 s, so a slow first read does not trigger it.
+    let m = Mounted::start(small_server(), &["--job-ttl", "3", "--cache-size", "4M"]);
     let served = file_path(jobs::FILES, "output_big/big.dat");
     let local = m.path(&format!("{}/output_big.dat", jobs::FILES));
     let size = m.server.file_size(&served).unwrap();
@@ -486,7 +487,7 @@ fn reopening_an_unchanged_file_reads_from_the_page_cache() {
     assert_eq!(gets, 0, "the second read went to the server");
     // A new version (same size) once the file is checked again: its bytes, not the cached ones.
     m.server.bump_file_version(&served);
-    std::thread::sleep(Duration::from_millis(1200));
+    std::thread::sleep(Duration::from_millis(3200));
     let replaced = m.server.file_bytes(&served, 0, size).unwrap();
     assert!(replaced != original);
     assert!(fs::read(&local).unwrap() == replaced);
