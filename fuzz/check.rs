@@ -6,13 +6,13 @@
 
 use std::collections::HashSet;
 
-use weaverfs::api::listing::Page;
-use weaverfs::api::results::{parse_outputs_response, parse_results};
-use weaverfs::api::JobStatus;
-use weaverfs::tree::dir_index::parse_index;
-use weaverfs::tree::naming::UniqueNames;
-use weaverfs::tree::outputs::output_entries;
-use weaverfs::tree::{ChildSpec, Content};
+use weaverfs_fs::api::listing::Page;
+use weaverfs_fs::api::results::{parse_outputs_response, parse_results};
+use weaverfs_fs::api::JobStatus;
+use weaverfs_fs::tree::dir_index::parse_index;
+use weaverfs_fs::tree::naming::UniqueNames;
+use weaverfs_fs::tree::outputs::output_entries;
+use weaverfs_fs::tree::{ChildSpec, Content};
 
 /// A name Linux accepts in a directory.
 pub fn assert_safe(name: &str) {

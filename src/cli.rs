@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use weaverfs::logging::LogTarget;
-use weaverfs::mount::{Access, MountConfig};
+use weaverfs_fs::mount::logging::LogTarget;
+use weaverfs_fs::mount::{Access, MountConfig};
 
 #[derive(Args, Clone)]
 pub struct MountingArgs {

@@ -13,12 +13,12 @@ use clap::{Args, Parser, Subcommand};
 use url::Url;
 
 use cli::MountingArgs;
-use weaverfs::auth::args::AuthArgs;
-use weaverfs::get::{GetOptions, ProgressMode};
-use weaverfs::logging::{self, LogTarget};
-use weaverfs::mount::{mount_and_serve, MountConfig};
-use weaverfs::server::{ServerConfig, TestServer};
-use weaverfs::{daemon, mount_helper, mountpoint};
+use weaverfs_fs::client::auth::args::AuthArgs;
+use weaverfs_fs::get::{GetOptions, ProgressMode};
+use weaverfs_fs::mount::logging::{self, LogTarget};
+use weaverfs_fs::mount::{daemon, helper as mount_helper, mountpoint};
+use weaverfs_fs::mount::{mount_and_serve, MountConfig};
+use weaverfs_server::{ServerConfig, TestServer};
 
 #[derive(Parser)]
 #[command(
@@ -277,9 +277,9 @@ fn run(cli: Cli) -> Result<(), String> {
                 ranges: parallel_ranges,
                 progress,
             };
-            weaverfs::get::run(&opts.config(url.as_str())?, &get, &rt)
+            weaverfs_fs::get::run(&opts.config(url.as_str())?, &get, &rt)
         }
-        Command::Stats { mountpoint, json } => weaverfs::stats::print_stats(&mountpoint, json),
+        Command::Stats { mountpoint, json } => weaverfs_fs::stats::print_stats(&mountpoint, json),
         Command::Serve {
             addr,
             big_file_size,

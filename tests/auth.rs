@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::Mounted;
-use weaverfs::server::{jobs, RequestRecord, ServerAuth, ServerConfig, TestServer};
+use weaverfs_server::{jobs, RequestRecord, ServerAuth, ServerConfig, TestServer};
 
 const TOKEN: &str = "tok-S3CRET-4a1f";
 

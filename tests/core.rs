@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use weaverfs::fs::WeaverFs;
-use weaverfs::mount::{build_fs, MountConfig};
-use weaverfs::server::{jobs, ServerConfig, TestServer};
-use weaverfs::tree::ROOT_INO;
+use weaverfs_fs::fs::WeaverFs;
+use weaverfs_fs::mount::{build_fs, MountConfig};
+use weaverfs_fs::tree::ROOT_INO;
+use weaverfs_server::{jobs, ServerConfig, TestServer};
 
 async fn setup(cfg: ServerConfig, cache: u64) -> (TestServer, Arc<WeaverFs>) {
     let server = TestServer::start(cfg).await.unwrap();
@@ -68,7 +68,7 @@ async fn directories_attributes_and_literals() {
     assert_eq!(fs.read(fh, 0, 1).await.unwrap_err().errno(), libc::EBADF);
 }
 
-fn gets_of(server: &TestServer, path: &str) -> Vec<weaverfs::server::RequestRecord> {
+fn gets_of(server: &TestServer, path: &str) -> Vec<weaverfs_server::RequestRecord> {
     server
         .requests()
         .into_iter()

@@ -13,10 +13,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{Lcg, Mounted};
-use weaverfs::http::{HttpClient, HttpOptions};
-use weaverfs::read::probe;
-use weaverfs::retry::RetryPolicy;
-use weaverfs::server::{jobs, Fault, RandomFaults, ServerConfig, TestServer};
+use weaverfs_fs::client::http::{HttpClient, HttpOptions};
+use weaverfs_fs::client::retry::RetryPolicy;
+use weaverfs_fs::read::probe;
+use weaverfs_server::{jobs, Fault, RandomFaults, ServerConfig, TestServer};
 
 const BIG_SIZE: u64 = 4 << 20;
 const BLOCK: u64 = 256 << 10;

@@ -9,8 +9,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{start_server, Mounted};
-use weaverfs::server::jobs::{FILES, LITERALS};
-use weaverfs::server::{ServerConfig, TestServer};
+use weaverfs_server::jobs::{FILES, LITERALS};
+use weaverfs_server::{ServerConfig, TestServer};
 
 const BIG: &str = "output_big/big.dat";
 const BIN: &str = "output_bin/data.bin";

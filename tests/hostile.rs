@@ -10,9 +10,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use common::{is_mounted, Mounted};
-use weaverfs::server::hostile::{self, ListingMode, HOSTILE, LONG_ID, LONG_JOB_ID};
-use weaverfs::server::jobs::{extra_job_id, LITERALS, UNLISTED};
-use weaverfs::server::ServerConfig;
+use weaverfs_server::hostile::{self, ListingMode, HOSTILE, LONG_ID, LONG_JOB_ID};
+use weaverfs_server::jobs::{extra_job_id, LITERALS, UNLISTED};
+use weaverfs_server::ServerConfig;
 
 fn small_server() -> ServerConfig {
     ServerConfig {
@@ -185,7 +185,7 @@ fn hostile_names_become_safe_unique_entries() {
 fn honest_ids(extra: usize) -> BTreeSet<String> {
     let mut ids: BTreeSet<String> = (0..extra).map(extra_job_id).collect();
     ids.extend(
-        weaverfs::server::jobs::ALL
+        weaverfs_server::jobs::ALL
             .iter()
             .filter(|id| **id != UNLISTED)
             .map(|id| id.to_string()),

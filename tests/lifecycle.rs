@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::{is_mounted, start_server, Mounted};
-use weaverfs::server::{jobs, ServerConfig, TestServer};
+use weaverfs_server::{jobs, ServerConfig, TestServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_weaverfs");
 /// A user for the unprivileged tests (created if absent).

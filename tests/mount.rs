@@ -9,7 +9,7 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::time::Duration;
 
 use common::{run, Lcg, Mounted};
-use weaverfs::server::{jobs, ServerConfig};
+use weaverfs_server::{jobs, ServerConfig};
 
 fn small_server() -> ServerConfig {
     ServerConfig {
@@ -139,7 +139,7 @@ fn literal_outputs_are_text_files() {
     let status_doc: serde_json::Value =
         serde_json::from_str(&text(&m, &format!("{job}/.job/status.json"))).unwrap();
     let finished =
-        weaverfs::api::status::parse_time(status_doc["finished"].as_str().unwrap()).unwrap();
+        weaverfs_fs::api::status::parse_time(status_doc["finished"].as_str().unwrap()).unwrap();
     let finished = finished
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -589,7 +589,7 @@ fn a_redirect_to_another_origin_gets_no_credentials() {
 }
 
 /// No request of `requests` carries any of `headers`.
-fn assert_none_carry(requests: &[&weaverfs::server::RequestRecord], headers: &[&str]) {
+fn assert_none_carry(requests: &[&weaverfs_server::RequestRecord], headers: &[&str]) {
     for r in requests {
         for h in headers {
             assert!(r.headers.get(*h).is_none(), "{h} sent to {}", r.path);

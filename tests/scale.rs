@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::fs;
 
 use common::Mounted;
-use weaverfs::server::jobs::{extra_job_id, LITERALS};
-use weaverfs::server::ServerConfig;
+use weaverfs_server::jobs::{extra_job_id, LITERALS};
+use weaverfs_server::ServerConfig;
 
 #[test]
 fn a_hundred_thousand_jobs_list_once_each() {

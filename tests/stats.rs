@@ -8,8 +8,8 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::process::Command;
 
 use common::{run, Mounted};
-use weaverfs::server::{jobs, ServerConfig};
-use weaverfs::stats::Snapshot;
+use weaverfs_fs::stats::Snapshot;
+use weaverfs_server::{jobs, ServerConfig};
 
 /// The stats as a reader sees them, and how many bytes reading them took.
 fn stats(m: &Mounted) -> (Snapshot, u64) {

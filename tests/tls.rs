@@ -11,7 +11,7 @@ use std::sync::Arc;
 use common::Mounted;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use tokio::net::{TcpListener, TcpStream};
-use weaverfs::server::{jobs, ServerConfig};
+use weaverfs_server::{jobs, ServerConfig};
 
 /// A TLS front for the mounted server: `https://127.0.0.1:PORT`, and the PEM file of the CA
 /// that signed its certificate. Hrefs are served through it too.

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use common::nginx::Nginx;
 use common::{run, Lcg, Mounted};
-use weaverfs::server::ServerConfig;
+use weaverfs_server::ServerConfig;
 
 const JOB: &str = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
 const DATA_JOB: &str = "0a1b2c3d-4e5f-4a6b-9c8d-7e6f5a4b3c2d";

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use weaverfs::server::{ServerConfig, TestServer};
+use weaverfs_server::{ServerConfig, TestServer};
 
 pub struct Mounted {
     pub rt: tokio::runtime::Runtime,

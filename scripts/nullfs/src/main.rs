@@ -1,8 +1,8 @@
 //! `nullfs MNT [SIZE_BYTES]`: mounts a read-only directory holding one file, `zeros`, of SIZE
 //! bytes (1 GiB by default) that reads as zeros from memory. The benchmark's FUSE limit: the
-//! same kernel knobs as weaverfs (src/fuse.rs, src/mount.rs) and no work per read. Opens keep
-//! the page cache (FOPEN_KEEP_CACHE), so a warm re-read shows page-cache reuse. Stays in the
-//! foreground until `fusermount3 -u MNT`.
+//! same kernel knobs as weaverfs (`crates/weaverfs-fs/src/mount/`) and no work per read. Opens
+//! keep the page cache (FOPEN_KEEP_CACHE), so a warm re-read shows page-cache reuse. Stays in
+//! the foreground until `fusermount3 -u MNT`.
 
 use std::ffi::OsStr;
 use std::io;
@@ -121,7 +121,7 @@ impl Filesystem for NullFs {
     }
 }
 
-/// As src/mount.rs: the kernel sends reads of up to 1 MiB only once the mount's bdi
+/// As crates/weaverfs-fs/src/mount/mod.rs: the kernel sends reads of up to 1 MiB only once the mount's bdi
 /// read_ahead_kb is raised from 128.
 fn raise_read_ahead(mountpoint: &Path) -> io::Result<()> {
     use std::os::unix::fs::MetadataExt;

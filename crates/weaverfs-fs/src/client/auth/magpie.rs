@@ -88,7 +88,7 @@ impl Magpie {
             .body(body.to_string())
             .send()
             .await
-            .map_err(|e| crate::http::transport_error(&what, e))?;
+            .map_err(|e| crate::client::http::transport_error(&what, e))?;
         let status = resp.status();
         let prefix = format!("{}=", self.opts.cookie_name);
         let ticket = resp

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 
 use crate::cache::{blocks, BlockCache};
+use crate::client::http::HttpClient;
 use crate::error::Result;
-use crate::http::HttpClient;
 pub use remote::{probe, RemoteFile, RemoteMeta};
 
 /// Where a handle's reads have been, to tell sequential reading from random reading.
@@ -277,7 +277,7 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::HttpOptions;
+    use crate::client::http::HttpOptions;
     use reqwest::Url;
 
     const MIB: u64 = 1 << 20;

@@ -1,5 +1,16 @@
-//! Mounting: builds the core from the options, mounts it with fuser, tunes the kernel's
-//! read-ahead for the mount, and unmounts on SIGINT, SIGTERM, SIGHUP or an external unmount.
+//! The mount layer: the fuser adapter ([`fuse`]), the mountpoint's state ([`mountpoint`]),
+//! running in the background ([`daemon`]), the `mount.weaverfs` helper for mount(8) ([`helper`])
+//! and where logs go ([`logging`]).
+//!
+//! This module itself mounts: it builds the core from the options, mounts it with fuser, tunes
+//! the kernel's read-ahead for the mount, and unmounts on SIGINT, SIGTERM, SIGHUP or an external
+//! unmount.
+
+pub mod daemon;
+pub mod fuse;
+pub mod helper;
+pub mod logging;
+pub mod mountpoint;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,10 +20,9 @@ use url::Url;
 
 use crate::api::ApiClient;
 use crate::cache::BlockCache;
+use crate::client::http::{HttpClient, HttpOptions};
 use crate::fs::WeaverFs;
-use crate::fuse::{FuseAdapter, Ownership, MAX_READ};
-use crate::http::{HttpClient, HttpOptions};
-use crate::mountpoint;
+use crate::mount::fuse::{FuseAdapter, Ownership, MAX_READ};
 use crate::read::Reader;
 use crate::tree::{Tree, TreeConfig};
 
@@ -98,13 +108,13 @@ pub fn mount_and_serve(
     rt.block_on(http.authenticate())
         .map_err(|e| e.to_string())?;
     if let Err(e) = rt.block_on(fs.tree().api().check()) {
-        if e.to_string().contains(crate::tls::UNTRUSTED) {
+        if e.to_string().contains(crate::client::tls::UNTRUSTED) {
             return Err(e.to_string());
         }
         // Job ids may still resolve (a listing can be forbidden while jobs are readable).
         let note = format!("warning: the server does not list jobs: {e}");
         tracing::warn!("{note}");
-        crate::daemon::report_note(&note);
+        crate::mount::daemon::report_note(&note);
     }
     let owner = Ownership {
         uid: cfg.uid,
@@ -140,7 +150,7 @@ pub fn mount_and_serve(
         .map_err(|e| format!("mountpoint {} after mounting: {e}", mountpoint.display()))?;
     raise_read_ahead(dev);
     tracing::info!("{} mounted at {}", cfg.api_url, mountpoint.display());
-    crate::daemon::report_ready();
+    crate::mount::daemon::report_ready();
     match rt.block_on(wait_for_end(&session, dev, signals)) {
         End::SessionEnded => return session.join().map_err(|e| e.to_string()),
         End::Signal => {

@@ -14,8 +14,8 @@ use tokio::sync::{watch, Notify};
 
 use super::remote::RemoteFile;
 use crate::cache::{blocks, BlockCache};
+use crate::client::http::{self, HttpClient};
 use crate::error::{FsError, Result};
-use crate::http::{self, HttpClient};
 use crate::stats::Stats;
 
 /// A stream with no reader waiting for this long is dropped.

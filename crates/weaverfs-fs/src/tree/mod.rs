@@ -385,7 +385,7 @@ impl Tree {
                 .await?;
             let status = resp.status();
             if !status.is_success() {
-                let e = crate::http::response_error(&what, &resp);
+                let e = crate::client::http::response_error(&what, &resp);
                 // A server that is down must not leave the directory cached as empty.
                 if e.is_transient() {
                     return Err(e);

@@ -10,8 +10,8 @@ use reqwest::header::{HeaderMap, HeaderName, ACCEPT, CONTENT_TYPE, LINK};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
+use crate::client::http::{self, HttpClient};
 use crate::error::{FsError, Result};
-use crate::http::{self, HttpClient};
 pub use results::{FileRef, Output, OutputValue};
 pub use status::{JobState, JobStatus};
 

@@ -10,8 +10,8 @@ use reqwest::header::{
 };
 use reqwest::{Method, Response, StatusCode, Url};
 
+use crate::client::http::{self, HttpClient};
 use crate::error::{FsError, Result};
-use crate::http::{self, HttpClient};
 
 /// What a HEAD (or a one-byte range request) tells of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]

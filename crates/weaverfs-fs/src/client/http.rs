@@ -1,6 +1,6 @@
 //! The HTTP client shared by the API client and the file reader.
 //!
-//! Credentials ([`crate::auth`]) are attached only to requests whose origin gets them, so an href
+//! Credentials ([`crate::client::auth`]) are attached only to requests whose origin gets them, so an href
 //! pointing elsewhere, or a redirect to elsewhere, never receives them.
 
 use std::sync::Arc;
@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderMap, HeaderName, LOCATION};
 use reqwest::{Method, Response, StatusCode, Url};
 
-use crate::auth::{AuthOptions, Credentials};
+use crate::client::auth::{AuthOptions, Credentials};
+use crate::client::retry::{self, RetryPolicy};
+use crate::client::tls::TlsOptions;
 use crate::error::FsError;
-use crate::retry::{self, RetryPolicy};
 use crate::stats::Stats;
-use crate::tls::TlsOptions;
 
 /// Redirects followed for one request.
 const MAX_REDIRECTS: usize = 10;
@@ -69,7 +69,7 @@ impl HttpClient {
             .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)
             .user_agent(concat!("weaverfs/", env!("CARGO_PKG_VERSION")));
-        let client = crate::tls::configure(client, &opts.tls)?
+        let client = crate::client::tls::configure(client, &opts.tls)?
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(HttpClient {
@@ -115,7 +115,7 @@ impl HttpClient {
         &self.stats
     }
 
-    /// The retry policy that reads (see [`crate::retry`]) run under, counting retries in the
+    /// The retry policy that reads (see [`crate::client::retry`]) run under, counting retries in the
     /// mount's stats.
     pub fn retry(&self) -> Retrying<'_> {
         Retrying {
@@ -204,7 +204,7 @@ impl Retrying<'_> {
 pub fn transport_error(what: &str, e: reqwest::Error) -> FsError {
     if e.is_timeout() {
         FsError::TimedOut(format!("{what}: {e}"))
-    } else if let Some(advice) = crate::tls::certificate_advice(&e) {
+    } else if let Some(advice) = crate::client::tls::certificate_advice(&e) {
         FsError::Io(format!("{what}: {advice}"))
     } else {
         FsError::unavailable(format!("{what}: {}", error_chain(&e)))

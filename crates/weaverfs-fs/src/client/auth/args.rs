@@ -11,7 +11,7 @@ use super::magpie::{MagpieOptions, DEFAULT_COOKIE};
 use super::netrc::Login;
 use super::secret::{self, Secret};
 use super::{cookies, parse_origin, AuthOptions, TokenSource};
-use crate::tls::TlsOptions;
+use crate::client::tls::TlsOptions;
 
 /// Environment variable holding a bearer token.
 pub const TOKEN_ENV: &str = "WEAVERFS_TOKEN";

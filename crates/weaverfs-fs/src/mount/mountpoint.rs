@@ -59,7 +59,7 @@ pub fn prepare(path: &Path) -> Result<(), String> {
                 path.display()
             );
             tracing::warn!("{note}");
-            crate::daemon::report_note(&note);
+            crate::mount::daemon::report_note(&note);
             unmount(path, true)?;
             match state(path)? {
                 State::Free => Ok(()),

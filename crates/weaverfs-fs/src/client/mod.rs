@@ -1,0 +1,11 @@
+//! The HTTP client layer: everything about talking to servers, and nothing about jobs.
+//! - [`http`]: the reqwest client, with credentials kept to the origins they belong to, and
+//!   errors mapped to errno kinds;
+//! - [`auth`]: credentials (headers, token, cookies, Basic, Magpie), the config file;
+//! - [`tls`]: certificate verification settings;
+//! - [`retry`]: which failed requests are tried again, when, and for how long.
+
+pub mod auth;
+pub mod http;
+pub mod retry;
+pub mod tls;

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# What the tests need from the machine (Debian/Ubuntu). As root it installs what is missing;
+# otherwise it prints the exact command to run and exits 1. Each block below belongs to the
+# tests named in its comment.
+set -euo pipefail
+
+need=()
+# FUSE itself (every real-mount test).
+command -v fusermount3 >/dev/null || need+=(fuse3)
+# Real tools on real mounts (tests/tools.rs, tests/mount.rs, tests/get.rs).
+command -v ncdump >/dev/null || need+=(netcdf-bin)
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v gdal_translate >/dev/null || need+=(gdal-bin)
+command -v rsync >/dev/null || need+=(rsync)
+# tests/tools.rs runs xarray with Debian's interpreter, not whatever python3 is first on PATH.
+/usr/bin/python3 -c 'import xarray, netCDF4' 2>/dev/null || need+=(python3-xarray python3-netcdf4)
+[ -x /usr/bin/time ] || need+=(time)
+# Mounting as mount(8) and as another user (tests/lifecycle.rs).
+command -v mount >/dev/null || need+=(mount)
+command -v runuser >/dev/null || need+=(util-linux)
+command -v useradd >/dev/null || need+=(passwd)
+command -v script >/dev/null || need+=(bsdutils)
+
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "the tests need these packages; install them with:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+  echo "installing what the tests need: ${need[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+[ -e /dev/fuse ] || { echo "no /dev/fuse on this machine: the real-mount tests cannot run" >&2; exit 1; }
