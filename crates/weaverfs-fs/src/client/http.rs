@@ -85,7 +85,7 @@ impl HttpClient {
         self.auth.start(&self.client).await
     }
 
-    /// [`HttpClient::send_once`], retried once after a 401/403 if the credentials changed
+    /// `HttpClient::send_once`, retried once after a 401/403 if the credentials changed
     /// meanwhile or could be renewed (a rotated token file, a new Magpie ticket).
     pub async fn send(
         &self,
