@@ -32,7 +32,12 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 mib = lambda k: r[k]["rss_kib"] / 1024
 print(f"{r['seconds']} s, {r['workers']} workers, {r['fault_rate']:.0%} of requests faulted, cache {r['cache']}")
-print(f"reads {r['reads']} ({r['bytes'] / 1e9:.1f} GB), wrong {r['wrong']}, false ESTALE {r['false_estale']}, hangs {r['hangs']}")
+print(f"reads {r['reads']} ({r['bytes'] / 1e9:.1f} GB), of which around the page cache {r['direct_reads']} ({r['direct_bytes'] / 1e9:.1f} GB)")
+print(f"wrong {r['wrong']}, false ESTALE {r['false_estale']}, hangs {r['hangs']}")
+s = r["mount_stats"]
+print(f"mount: {s['requests_total']} requests {s['status_classes']}, {s['retries']} retries, "
+      f"{s['bytes_fetched'] / 1e9:.1f} GB fetched, {s['bytes_served'] / 1e9:.1f} GB served, "
+      f"{s['cache']['evictions']} evictions, errors {s['errors']}")
 print(f"errors by errno {r['errors_by_errno']}; listings {r['listings']}, documents {r['documents']}, opens {r['opens']}")
 print(f"faults injected {sum(r['faults_injected'].values())}: {r['faults_injected']}")
 for what, unit in (("rss_kib", "RSS MiB"), ("fds", "fds"), ("threads", "threads")):

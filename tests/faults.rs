@@ -589,7 +589,10 @@ fn a_shifted_or_refused_range_on_a_small_file_is_retried_not_estale() {
         retry_after: None,
     });
     let shift = Fault::ShiftRange { by: 1 << 20 };
-    for fault in [shift, Fault::ShiftRange { by: 10 }].into_iter().chain(statuses) {
+    for fault in [shift, Fault::ShiftRange { by: 10 }]
+        .into_iter()
+        .chain(statuses)
+    {
         let m = mount(&[]);
         let (path, url) = (m.path(&small_rel()), small_url());
         let want = truth(&m, &url);
@@ -624,10 +627,16 @@ fn a_single_200_to_a_range_is_not_a_verdict() {
     m.server.inject(&url, Fault::IgnoreRange);
     for index in 1..4u64 {
         let span = (index * BLOCK) as usize..((index + 1) * BLOCK) as usize;
-        assert!(read_block(&f, index).unwrap() == want[span], "block {index}");
+        assert!(
+            read_block(&f, index).unwrap() == want[span],
+            "block {index}"
+        );
     }
     let by_range = gets_by_range(&m, &url);
-    assert!(!by_range.contains_key(""), "a GET without Range: {by_range:?}");
+    assert!(
+        !by_range.contains_key(""),
+        "a GET without Range: {by_range:?}"
+    );
     // Block 1 twice (the ignored one and its retry), 2 and 3 once.
     assert_eq!(by_range.values().sum::<usize>(), 4, "{by_range:?}");
     drop(f);

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use common::{Lcg, Mounted};
 use serde_json::json;
-use weaverfs::server::{jobs, Fault, RandomFaults, ServerConfig};
+use weaverfs_server::{jobs, Fault, RandomFaults, ServerConfig};
 
 /// --retry-max-time: a call answers within 2 × this + --connect-timeout.
 const RETRY_MAX_TIME: u64 = 10;
@@ -74,6 +74,9 @@ struct Target {
 struct Tally {
     reads: u64,
     bytes: u64,
+    /// Of those, reads around the page cache (each one a read of the daemon).
+    direct_reads: u64,
+    direct_bytes: u64,
     wrong: u64,
     false_estale: u64,
     listings: u64,
@@ -188,7 +191,15 @@ impl Worker {
         out
     }
 
-    fn check(&self, t: &Target, offset: u64, got: std::io::Result<&[u8]>, len: usize) {
+    /// Compares a read of `len` bytes at `offset` (`direct`: around the page cache).
+    fn check(
+        &self,
+        t: &Target,
+        offset: u64,
+        got: std::io::Result<&[u8]>,
+        len: usize,
+        direct: bool,
+    ) {
         let mut tally = self.tally();
         match got {
             Ok(got) => {
@@ -196,6 +207,10 @@ impl Worker {
                 let want = &t.bytes[start..(start + len).min(t.bytes.len())];
                 tally.reads += 1;
                 tally.bytes += got.len() as u64;
+                if direct {
+                    tally.direct_reads += 1;
+                    tally.direct_bytes += got.len() as u64;
+                }
                 if got != want {
                     tally.wrong += 1;
                     let what = format!("{} at {offset}+{len}: wrong bytes", t.rel);
@@ -242,7 +257,7 @@ impl Worker {
                 let longest = [4096, 100_000, 1 << 20][rng.below(3) as usize];
                 let len = 1 + rng.below(longest) as usize;
                 let got = self.call(|| f.read_at(&mut buf[..len], offset));
-                self.check(t, offset, got.map(|n| &buf[..n]), len);
+                self.check(t, offset, got.map(|n| &buf[..n]), len, direct);
                 if Instant::now() >= until {
                     break;
                 }
@@ -261,7 +276,13 @@ impl Worker {
             if through_page_cache {
                 let got = self.call(|| fs::read(self.root.join(&t.rel)));
                 self.tally().opens += 1;
-                self.check(t, 0, got.as_deref().map_err(clone_error), t.bytes.len());
+                self.check(
+                    t,
+                    0,
+                    got.as_deref().map_err(clone_error),
+                    t.bytes.len(),
+                    false,
+                );
                 continue;
             }
             let Some(f) = self.open(t, true) else {
@@ -271,7 +292,7 @@ impl Worker {
             while offset < t.bytes.len() as u64 {
                 let got = self.call(|| f.read_at(&mut buf, offset));
                 let n = *got.as_ref().unwrap_or(&0);
-                self.check(t, offset, got.map(|n| &buf[..n]), buf.len());
+                self.check(t, offset, got.map(|n| &buf[..n]), buf.len(), true);
                 if n == 0 {
                     break;
                 }
@@ -290,7 +311,7 @@ impl Worker {
             };
             let offset = rng.below(t.bytes.len() as u64 + 1) & !4095;
             let got = self.call(|| f.read_at(&mut buf, offset));
-            self.check(t, offset, got.map(|n| &buf[..n]), buf.len());
+            self.check(t, offset, got.map(|n| &buf[..n]), buf.len(), direct);
             self.call(|| drop(f));
         }
     }
@@ -320,7 +341,9 @@ impl Worker {
                         Ok(_) => tally.documents += 1,
                         Err(e) => {
                             tally.wrong += 1;
-                            tally.examples.push(format!("{}: bad JSON: {e}", doc.display()));
+                            tally
+                                .examples
+                                .push(format!("{}: bad JSON: {e}", doc.display()));
                         }
                     },
                     Err(e) => tally.failed(&doc.display().to_string(), &e),
@@ -431,7 +454,10 @@ fn soak() {
     // Warm up without faults: every directory listed, every file opened once.
     list_and_stat(m.root()).unwrap();
     for t in &targets {
-        assert_eq!(fs::metadata(m.path(&t.rel)).unwrap().len(), t.bytes.len() as u64);
+        assert_eq!(
+            fs::metadata(m.path(&t.rel)).unwrap().len(),
+            t.bytes.len() as u64
+        );
     }
     let pid = m.pid();
     let start = Instant::now();
@@ -527,6 +553,18 @@ fn soak() {
     }
     samples.push(after);
 
+    // The mount's own account of the run (read with the faults off).
+    let stats: serde_json::Value =
+        serde_json::from_slice(&fs::read(m.path(".weaverfs/stats.json")).unwrap()).unwrap();
+    let mount = json!({
+        "requests_total": stats["requests_total"],
+        "status_classes": stats["status_classes"],
+        "retries": stats["retries"],
+        "bytes_fetched": stats["bytes_fetched"],
+        "bytes_served": stats["bytes_served"],
+        "cache": stats["cache"],
+        "errors": stats["errors"],
+    });
     let t = tally.lock().unwrap();
     let peak = |f: fn(&Sample) -> u64| samples.iter().map(f).max().unwrap_or(0);
     let report = json!({
@@ -537,6 +575,9 @@ fn soak() {
         "seed": seed,
         "reads": t.reads,
         "bytes": t.bytes,
+        "direct_reads": t.direct_reads,
+        "direct_bytes": t.direct_bytes,
+        "mount_stats": mount,
         "wrong": t.wrong,
         "false_estale": t.false_estale,
         "hangs": hangs,
@@ -558,11 +599,13 @@ fn soak() {
     }
     println!(
         "soak: {secs} s, {workers} workers, fault rate {rate}, cache {cache}: {} reads exact of {} \
-         ({} MB), {} wrong, {} false ESTALE, {hangs} hangs; errors {:?}; {} listings, {} documents, \
-         {} opens; faults {:?}; RSS {} -> {} peak -> {} MiB, fds {} -> {} -> {}, threads {} -> {} -> {}",
+         ({} MB; {} reads, {} MB around the page cache), {} wrong, {} false ESTALE, {hangs} hangs; errors {:?}; {} listings, {} documents, \
+         {} opens; faults {:?}; RSS {} -> {} peak -> {} MiB, fds {} -> {} -> {}, threads {} -> {} -> {}; mount stats {mount}",
         t.reads - t.wrong,
         t.reads,
         t.bytes / 1_000_000,
+        t.direct_reads,
+        t.direct_bytes / 1_000_000,
         t.wrong,
         t.false_estale,
         t.errors,
@@ -587,7 +630,10 @@ fn soak() {
     assert_eq!(t.false_estale, 0, "false ESTALE: {:?}", t.examples);
     assert_eq!(hangs, 0, "a call hung");
     assert!(t.reads > 100, "too few reads to mean anything");
-    assert!(faults.values().sum::<u64>() > 50, "too few faults: {faults:?}");
+    assert!(
+        faults.values().sum::<u64>() > 50,
+        "too few faults: {faults:?}"
+    );
     assert!(
         settled(&after),
         "not back near the baseline once the handles closed: {baseline:?} -> {after:?}"

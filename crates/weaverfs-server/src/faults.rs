@@ -73,7 +73,9 @@ impl Fault {
             }
             Fault::ChangeFile => files::file_key(path).is_some(),
             // What a confused hop answers to a range request, not to a plain one.
-            Fault::Status { code: 412 | 416, .. } => get && has_range,
+            Fault::Status {
+                code: 412 | 416, ..
+            } => get && has_range,
             Fault::Status { .. } | Fault::SlowFirstByte(_) => true,
         }
     }

@@ -219,7 +219,9 @@ pub async fn fetch_block(
                         block_size,
                         ahead,
                     );
-                    let block = s.subscribe(index).expect("a new stream is before every block");
+                    let block = s
+                        .subscribe(index)
+                        .expect("a new stream is before every block");
                     *current = Some(s.clone());
                     (s, block)
                 }

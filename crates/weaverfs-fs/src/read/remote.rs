@@ -264,7 +264,8 @@ impl RemoteFile {
                         "{what}: the server answered another range ({got:?})"
                     )));
                 };
-                let other_version = total != self.meta.size || self.meta.differs_from(resp.headers());
+                let other_version =
+                    total != self.meta.size || self.meta.differs_from(resp.headers());
                 let body = resp
                     .bytes()
                     .await
@@ -416,5 +417,53 @@ mod tests {
         assert!(!m.differs_from(&h));
         h.insert(ETAG, "\"b\"".parse().unwrap());
         assert!(m.differs_from(&h));
+    }
+
+    #[test]
+    fn advertising_ranges_is_no_part_of_a_version() {
+        let m = RemoteMeta {
+            size: 10,
+            etag: Some("\"a\"".into()),
+            last_modified: None,
+            accepts_ranges: true,
+        };
+        let fallback = RemoteMeta {
+            accepts_ranges: false,
+            last_modified: Some("Sun, 01 Nov 2026 10:00:00 GMT".into()),
+            ..m.clone()
+        };
+        assert!(m.same_version(&fallback));
+        assert!(!m.same_version(&RemoteMeta {
+            size: 11,
+            ..m.clone()
+        }));
+        let other = RemoteMeta {
+            etag: Some("\"b\"".into()),
+            ..m.clone()
+        };
+        assert!(!m.same_version(&other));
+    }
+
+    #[test]
+    fn one_whole_answer_is_a_verdict_only_where_ranges_were_never_seen() {
+        let url = Url::parse("http://h/f.nc").unwrap();
+        let meta = |accepts_ranges| RemoteMeta {
+            size: 6,
+            etag: None,
+            last_modified: None,
+            accepts_ranges,
+        };
+        let never = RemoteFile::new(url.clone(), meta(false));
+        assert!(never.whole_body_served() && never.ignores_range());
+        let advertised = RemoteFile::new(url.clone(), meta(true));
+        assert!(!advertised.whole_body_served());
+        // A 206 between two odd answers: still no verdict.
+        advertised.range_served();
+        assert!(!advertised.whole_body_served());
+        assert!(advertised.whole_body_served(), "twice in a row");
+        assert!(advertised.ignores_range() && !advertised.honours_range());
+        // And a 206 later takes the verdict back.
+        advertised.range_served();
+        assert!(advertised.honours_range());
     }
 }
