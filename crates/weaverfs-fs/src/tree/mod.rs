@@ -485,7 +485,7 @@ impl Tree {
         let url = Url::parse(href).map_err(|e| FsError::Io(format!("bad href {href}: {e}")))?;
         let meta = probe(self.api.http(), &url).await?;
         let file = match cached.as_ref() {
-            Some((old, _)) if old.meta == meta && !old.is_stale() => old.clone(),
+            Some((old, _)) if old.meta.same_version(&meta) && !old.is_stale() => old.clone(),
             Some((old, _)) => {
                 // Handles still open on the old version must not serve its cached blocks as
                 // the file's bytes any more: the kernel's pages are about to hold the new ones.
