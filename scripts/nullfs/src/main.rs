@@ -121,11 +121,15 @@ impl Filesystem for NullFs {
         ];
         if ino.0 == ROOT {
             entries.push((FILE, FileType::RegularFile, NAME.to_string()));
-            entries.extend(DIRS.iter().map(|d| (d.1, FileType::Directory, d.0.to_string())));
+            entries.extend(
+                DIRS.iter()
+                    .map(|d| (d.1, FileType::Directory, d.0.to_string())),
+            );
         } else if let Some(&(_, _, count, first)) = DIRS.iter().find(|d| d.1 == ino.0) {
-            entries.extend((first..first + count).filter_map(|i| {
-                file_name(i).map(|n| (i, FileType::RegularFile, n))
-            }));
+            entries.extend(
+                (first..first + count)
+                    .filter_map(|i| file_name(i).map(|n| (i, FileType::RegularFile, n))),
+            );
         }
         for (i, (ino, kind, name)) in entries.iter().enumerate().skip(offset as usize) {
             if reply.add(INodeNo(*ino), i as u64 + 1, *kind, name) {
