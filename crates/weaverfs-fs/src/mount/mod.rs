@@ -88,6 +88,9 @@ pub fn build_fs(cfg: &MountConfig) -> Result<WeaverFs, String> {
     Ok(WeaverFs::new(Tree::new(api, cfg.tree.clone()), reader))
 }
 
+/// Threads reading requests from the kernel.
+const FUSE_THREADS: usize = 2;
+
 /// How long an unmounted daemon waits for reads still in flight before it exits anyway (its
 /// exit closes /dev/fuse, which fails those reads with ENOTCONN).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -133,6 +136,11 @@ pub fn mount_and_serve(
         fuser::MountOption::NoSuid,
         fuser::MountOption::DefaultPermissions,
     ];
+    // Two threads take requests from the kernel, each on its own cloned /dev/fuse fd: while one
+    // is in a read(2) or copying a request, the other can take the next (work itself runs on
+    // the tokio runtime, see fuse.rs).
+    options.n_threads = Some(FUSE_THREADS);
+    options.clone_fd = true;
     options.acl = match cfg.access {
         Access::Owner => fuser::SessionACL::Owner,
         Access::OwnerAndRoot => fuser::SessionACL::RootAndOwner,

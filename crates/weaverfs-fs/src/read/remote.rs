@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use reqwest::header::{
     HeaderMap, ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE,
 };
@@ -167,6 +167,34 @@ pub enum RangeAnswer {
     WholeBody(Response),
 }
 
+/// A body expected to hold `len` bytes, read straight into one buffer of that size (a body that
+/// came in one chunk is kept as it is), and how many bytes came: no list of chunks joined at the
+/// end. Bytes past `len` are counted, not kept.
+async fn read_body(mut resp: Response, len: usize, what: &str) -> Result<(Bytes, usize)> {
+    let mut received = 0usize;
+    let mut single = None;
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| http::transport_error(what, e))?
+    {
+        received += chunk.len();
+        if received > len {
+            continue;
+        }
+        if received == len && chunk.len() == len {
+            single = Some(chunk);
+            continue;
+        }
+        if buf.capacity() == 0 {
+            buf.reserve(len);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok((single.unwrap_or_else(|| buf.freeze()), received))
+}
+
 impl RemoteFile {
     pub fn new(url: Url, meta: RemoteMeta) -> Self {
         // Without a validator, versions cannot be told apart: each probe is its own version.
@@ -266,15 +294,11 @@ impl RemoteFile {
                 };
                 let other_version =
                     total != self.meta.size || self.meta.differs_from(resp.headers());
-                let body = resp
-                    .bytes()
-                    .await
-                    .map_err(|e| http::transport_error(&what, e))?;
-                http.stats().fetched(body.len());
-                if body.len() as u64 != end - start {
+                let (body, received) = read_body(resp, (end - start) as usize, &what).await?;
+                http.stats().fetched(received);
+                if received as u64 != end - start {
                     return Err(FsError::unavailable(format!(
-                        "{what}: {} bytes received, {} expected",
-                        body.len(),
+                        "{what}: {received} bytes received, {} expected",
                         end - start
                     )));
                 }
