@@ -82,18 +82,21 @@ fn job_dirs_never_fail_and_show_no_phantoms() {
     assert!(cause.contains("boom: the sample job failed"), "{cause}");
     // Results that cannot be read: .job/ only, the status readable, the reason logged, and
     // /results asked once per TTL, not at every listing.
-    m.server.clear_requests();
+    let asked = || {
+        m.server
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/ogc/jobs/ogc-broken/results")
+            .count()
+    };
+    assert_eq!(names(&m, "ogc-broken"), set(&[".job"]));
+    let first = asked();
+    assert!(first >= 1);
     for _ in 0..5 {
         assert_eq!(names(&m, "ogc-broken"), set(&[".job"]));
         assert!(!read(&m, "ogc-broken/.job/status.json").is_empty());
     }
-    let asked = m
-        .server
-        .requests()
-        .iter()
-        .filter(|r| r.path == "/ogc/jobs/ogc-broken/results")
-        .count();
-    assert!(asked <= 1, "/results asked {asked} times");
+    assert_eq!(asked(), first, "/results asked again within the TTL");
     let log = m.log();
     assert!(
         log.contains("/ogc/jobs/ogc-broken/results")
@@ -120,5 +123,39 @@ fn job_dirs_never_fail_and_show_no_phantoms() {
             .status()
             .unwrap();
         assert!(status.success(), "weaverfs get {job}");
+    }
+}
+
+#[test]
+fn weaver_job_documents_are_listed_only_when_served() {
+    use weaverfs_server::jobs;
+    let mut m = Mounted::serve(weaverfs_server::ServerConfig {
+        big_file_size: 1 << 20,
+        ..Default::default()
+    });
+    let url = m.server.api_url();
+    m.mount(&url, &[], &[]);
+    let ok = names(&m, &format!("{}/.job", jobs::LITERALS));
+    for doc in [
+        "status.json",
+        "inputs.json",
+        "logs.txt",
+        "results.json",
+        "statistics.json",
+        "provenance.json",
+    ] {
+        assert!(ok.contains(doc), "{doc} missing: {ok:?}");
+        assert!(!read(&m, &format!("{}/.job/{doc}", jobs::LITERALS)).is_empty());
+    }
+    // The old imitation has no /statistics or /prov; a dismissed job's logs are 410.
+    let old = names(&m, &format!("{}/.job", jobs::OLD));
+    assert!(
+        !old.contains("statistics.json") && !old.contains("provenance.json"),
+        "{old:?}"
+    );
+    let dismissed = names(&m, &format!("{}/.job", jobs::DISMISSED));
+    assert!(!dismissed.contains("logs.txt"), "{dismissed:?}");
+    for name in &dismissed {
+        read(&m, &format!("{}/.job/{name}", jobs::DISMISSED));
     }
 }

@@ -234,8 +234,14 @@ pub fn resolve_hrefs(outputs: &mut [Output], base: &Url) {
 /// `Content-Location` is an href; text and JSON parts follow the literal rules.
 async fn parse_multipart(answer: &Answer, body: &[u8]) -> Result<Vec<Output>, String> {
     let content_type = answer.content_type.as_deref().unwrap_or_default();
-    let boundary = multer::parse_boundary(content_type)
-        .map_err(|e| format!("multipart body without a boundary: {e}"))?;
+    // multer's own parse_boundary accepts multipart/form-data only.
+    let boundary = content_type
+        .split(';')
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
+        .map(|(_, v)| v.trim().trim_matches('"').to_string())
+        .filter(|b| !b.is_empty())
+        .ok_or("multipart body without a boundary")?;
     let chunk = bytes::Bytes::copy_from_slice(body);
     let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(chunk) });
     let mut parts = multer::Multipart::new(stream, boundary);
