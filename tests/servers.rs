@@ -191,7 +191,10 @@ fn check_tools(server: &RealServer, m: &Mounted) {
         ok(Command::new(env!("CARGO_BIN_EXE_weaverfs"))
             .args(["get", &server.url, id, "-q", "-o"])
             .arg(&dest));
-        ok(Command::new("diff").arg("-r").arg(m.path(id)).arg(&dest));
+        // A running job's status changes between two reads; the others must match.
+        if job["kind"] != "running" {
+            ok(Command::new("diff").arg("-r").arg(m.path(id)).arg(&dest));
+        }
     }
 }
 
