@@ -20,6 +20,9 @@ command -v mount >/dev/null || need+=(mount)
 command -v runuser >/dev/null || need+=(util-linux)
 command -v useradd >/dev/null || need+=(passwd)
 command -v script >/dev/null || need+=(bsdutils)
+# A site cache for the cluster tests (tests/cluster.rs) and scripts/bench-cluster.sh: Debian's
+# Squid, started by the tests on 127.0.0.1 (the package's own service is not used).
+command -v squid >/dev/null || need+=(squid)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
