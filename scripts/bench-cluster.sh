@@ -47,7 +47,7 @@ ap=$(port)
 "$bin" serve --addr 127.0.0.1:$ap --jobs-dir "$work/jobs" --files-url "http://127.0.0.1:$np" >/dev/null 2>&1 & pids+=($!)
 sleep 1
 api=http://127.0.0.1:$ap/weaver
-origin_bytes() { awk -v u="/$job/out/big.bin" '$2 == u { b += $4 } END { print b + 0 }' "$work/nginx/access.log"; }
+origin_bytes() { awk -v u="/$job/out/big.bin" '$2 == u { b += $4 } END { printf "%d\n", b }' "$work/nginx/access.log"; }
 mount_one() { # DIR ARGS...
   local d=$1; shift; mkdir -p "$d"; "$bin" mount "$api" "$d" "$@"; mounts+=("$d")
 }

@@ -274,8 +274,12 @@ impl Reader {
                 let span = blocks::block_span(index, self.block_size, file.size());
                 let key = format!("{}\n{}", file.key, self.block_size);
                 let fetch = self.fetch_block_retrying(file, index);
-                disk.get_or_fetch(key, index, span.end - span.start, fetch)
-                    .await
+                let block = disk
+                    .get_or_fetch(key, index, span.end - span.start, fetch)
+                    .await?;
+                // On disk means fetched by ranges before: read-ahead may start.
+                file.ranges_were_seen();
+                Ok(block)
             }
             _ => self.fetch_block_retrying(file, index).await,
         }

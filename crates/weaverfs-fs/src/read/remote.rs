@@ -195,6 +195,12 @@ impl RemoteFile {
             && (self.meta.accepts_ranges || self.ranges_seen.load(Ordering::Relaxed))
     }
 
+    /// Notes that this version's server answered range requests (its blocks came from the
+    /// disk cache, which only keeps blocks fetched by ranges).
+    pub fn ranges_were_seen(&self) {
+        self.ranges_seen.store(true, Ordering::Relaxed);
+    }
+
     /// GET of bytes `[start, end)` with `If-Range`, so that a changed file answers with its new
     /// whole body, which is detected here and reported as [`FsError::Stale`].
     pub async fn get_range(&self, http: &HttpClient, start: u64, end: u64) -> Result<RangeAnswer> {
