@@ -62,7 +62,7 @@ pub fn listing(data: &[u8]) {
     if let Ok(page) = Page::parse(data) {
         let mut names = UniqueNames::default();
         let mut seen = HashSet::new();
-        for id in &page.ids {
+        for id in page.jobs.iter().map(|j| &j.id) {
             let name = names.claim(id);
             assert_safe(&name);
             assert!(seen.insert(name));

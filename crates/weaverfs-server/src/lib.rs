@@ -15,6 +15,7 @@ pub mod jobs;
 mod range;
 mod render;
 mod state;
+mod workflow;
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -207,6 +208,12 @@ impl TestServer {
     /// How `GET /jobs` answers: honestly, or with hostile ids, or lying about its pages.
     pub fn set_listing_mode(&self, mode: hostile::ListingMode) {
         self.shared.set_listing_mode(mode);
+    }
+
+    /// The API URL (`http://host:port/weaver`) of the remote ADES that the sample workflow's
+    /// remote step ran on, as its log names it; None restores a default that is never served.
+    pub fn set_remote_ades(&self, api_url: Option<String>) {
+        self.shared.set_remote_ades(api_url);
     }
 
     /// Moves a job to `status` (`successful`, `failed`, `dismissed`, ...).

@@ -5,6 +5,7 @@
 pub mod listing;
 pub mod results;
 pub mod status;
+mod summary;
 
 use reqwest::header::{HeaderMap, HeaderName, ACCEPT, CONTENT_TYPE, LINK};
 use reqwest::{Method, StatusCode, Url};
@@ -52,6 +53,11 @@ impl ApiClient {
         &self.http
     }
 
+    /// The server's root as mounted.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
     /// `{base}/jobs[/{id}[/{tail}]]`, each segment percent-encoded.
     fn jobs_url(&self, id: Option<&str>, tail: Option<&str>) -> Url {
         let mut url = self.base.clone();
@@ -96,8 +102,8 @@ impl ApiClient {
         self.jobs_page("limit=1&page=0").await.map(|_| ())
     }
 
-    /// All job ids the server lists, following its paging.
-    pub async fn list_jobs(&self) -> Result<Vec<String>> {
+    /// Every job the server lists (with what the listing says of it), following its paging.
+    pub async fn list_jobs(&self) -> Result<Vec<listing::Listed>> {
         listing::list_all(self).await
     }
 
