@@ -20,9 +20,8 @@ use weaverfs_server::ServerConfig;
 /// The server's own listing, with status objects, as a test reads it.
 fn server_listing(m: &Mounted) -> Vec<Value> {
     let url = format!("{}/jobs?limit=1000&detail=true", m.server.api_url());
-    let body = m
-        .rt
-        .block_on(async { reqwest::get(&url).await.unwrap().bytes().await.unwrap() });
+    let body =
+        m.rt.block_on(async { reqwest::get(&url).await.unwrap().bytes().await.unwrap() });
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert!(body["total"].as_u64().unwrap() <= 1000, "one page");
     body["jobs"].as_array().unwrap().clone()
@@ -85,17 +84,31 @@ fn every_view_lists_exactly_the_jobs_the_server_lists() {
             view.entry(key).or_default().insert(id.clone());
         }
     }
-    let all: BTreeSet<String> = jobs.iter().map(|j| j["jobID"].as_str().unwrap().into()).collect();
+    let all: BTreeSet<String> = jobs
+        .iter()
+        .map(|j| j["jobID"].as_str().unwrap().into())
+        .collect();
     let views = ["@process", "@status", "@date"];
     let mut root = all.clone();
     root.extend(views.iter().map(|v| v.to_string()));
-    assert_eq!(names(m.root()), root, "the root: the listed jobs and the views");
+    assert_eq!(
+        names(m.root()),
+        root,
+        "the root: the listed jobs and the views"
+    );
     for (view, expected) in views.iter().zip(&by) {
         let dir = m.path(view);
         let mut buckets: BTreeSet<String> = expected.keys().cloned().collect();
         if *view == "@status" {
             // Every standard state is there, empty or not.
-            for s in ["created", "accepted", "running", "successful", "failed", "dismissed"] {
+            for s in [
+                "created",
+                "accepted",
+                "running",
+                "successful",
+                "failed",
+                "dismissed",
+            ] {
                 buckets.insert(s.into());
             }
         }
@@ -115,7 +128,10 @@ fn every_view_lists_exactly_the_jobs_the_server_lists() {
                     fs::canonicalize(m.path(id)).unwrap()
                 );
             }
-            assert_eq!(latest, *view == "@process" && bucket_has_success(&jobs, bucket));
+            assert_eq!(
+                latest,
+                *view == "@process" && bucket_has_success(&jobs, bucket)
+            );
         }
         assert_eq!(seen, all.len(), "{view}: every job once");
     }
@@ -147,7 +163,11 @@ fn nothing_in_a_view_collides_with_a_job_id() {
                 continue;
             }
             assert!(name.starts_with('@'), "{}/{name}", dir.display());
-            assert!(!could_be_job_id(&name), "{}/{name} could be a job id", dir.display());
+            assert!(
+                !could_be_job_id(&name),
+                "{}/{name} could be a job id",
+                dir.display()
+            );
         }
     }
     m.unmount();
@@ -158,13 +178,17 @@ fn latest_follows_a_new_successful_job_and_states_move() {
     let m = Mounted::start(small(), &["--listing-ttl", "1"]);
     let latest = m.path("@process/subset/@latest");
     assert_eq!(link(&latest), format!("../../{STEP_SUBSET}"));
-    assert!(m.path(&format!("@status/running/{SUBSET_NEW}")).is_symlink());
+    assert!(m
+        .path(&format!("@status/running/{SUBSET_NEW}"))
+        .is_symlink());
     let before = fs::read(latest.join("data.bin")).unwrap();
     m.server.set_job_status(SUBSET_NEW, "successful");
     eventually("@latest moves to the new job", || {
         fs::read_link(&latest).is_ok_and(|l| l == Path::new(&format!("../../{SUBSET_NEW}")))
     });
-    assert!(m.path(&format!("@status/successful/{SUBSET_NEW}")).is_symlink());
+    assert!(m
+        .path(&format!("@status/successful/{SUBSET_NEW}"))
+        .is_symlink());
     assert!(!m.path(&format!("@status/running/{SUBSET_NEW}")).exists());
     let after = fs::read(latest.join("data.bin")).unwrap();
     assert_ne!(before, after, "the new job's own file");
@@ -196,10 +220,16 @@ fn find_and_cp_through_a_view_give_the_job_directory() {
         };
         assert_eq!(found(&through), found(&direct), "{via}");
         let (a, b) = (out.path().join(format!("{job}-via")), out.path().join(job));
-        run("cp", &["-rL", through.to_str().unwrap(), a.to_str().unwrap()]);
+        run(
+            "cp",
+            &["-rL", through.to_str().unwrap(), a.to_str().unwrap()],
+        );
         run("cp", &["-r", direct.to_str().unwrap(), b.to_str().unwrap()]);
         run("diff", &["-r", a.to_str().unwrap(), b.to_str().unwrap()]);
-        assert!(fs::read_dir(&a).unwrap().count() > 1, "{via}: something copied");
+        assert!(
+            fs::read_dir(&a).unwrap().count() > 1,
+            "{via}: something copied"
+        );
     }
     m.unmount();
 }
@@ -221,7 +251,10 @@ fn times_and_states_come_from_the_listing() {
     let jobs = server_listing(&m);
     m.server.clear_requests();
     // `ls -lt` of the root: every job directory has the listing's time at once.
-    let listed = run("ls", &["-lt", "--time-style=+%s", m.root().to_str().unwrap()]);
+    let listed = run(
+        "ls",
+        &["-lt", "--time-style=+%s", m.root().to_str().unwrap()],
+    );
     assert!(listed.lines().count() > jobs.len());
     for job in &jobs {
         let id = job["jobID"].as_str().unwrap();
@@ -243,7 +276,10 @@ fn times_and_states_come_from_the_listing() {
     let state = |id: &str| fs::read_to_string(m.path(&format!("{id}/.job/state"))).unwrap();
     assert_eq!(state(RUNNING), "running\n");
     assert_eq!(state(FILES), "successful\n");
-    assert_eq!(names(&m.path(RUNNING)), BTreeSet::from(["@running".to_string()]));
+    assert_eq!(
+        names(&m.path(RUNNING)),
+        BTreeSet::from([".job", "@running"].map(String::from))
+    );
     let ls = run("ls", &["-l", m.path(FAILED).to_str().unwrap()]);
     assert!(ls.contains("@failed"), "{ls}");
     assert_eq!(
@@ -262,18 +298,23 @@ fn times_and_states_come_from_the_listing() {
 #[test]
 fn workflow_steps_lead_to_their_jobs() {
     let (rt2, remote) = common::start_server(small());
-    let m = Mounted::serve(small());
+    let mut m = Mounted::serve(small());
     m.server.set_remote_ades(Some(remote.api_url()));
-    let mut m = m;
     let url = m.server.api_url();
-    m.mount(&url, &["--active-ttl", "0.5"], &[]);
+    m.mount(&url, &["--active-ttl", "1"], &[]);
     let steps = m.path(&format!("{WORKFLOW}/.job/steps"));
     assert_eq!(
         names(&steps),
         BTreeSet::from(["remote_step", "stage_in", "subset_2"].map(String::from))
     );
-    assert_eq!(link(&steps.join("stage_in")), format!("../../../{STEP_STAGE}"));
-    assert_eq!(link(&steps.join("subset_2")), format!("../../../{STEP_SUBSET}"));
+    assert_eq!(
+        link(&steps.join("stage_in")),
+        format!("../../../{STEP_STAGE}")
+    );
+    assert_eq!(
+        link(&steps.join("subset_2")),
+        format!("../../../{STEP_SUBSET}")
+    );
     assert_eq!(
         fs::read_to_string(steps.join("stage_in/data.bin")).unwrap(),
         "staged input data\n"
@@ -285,9 +326,7 @@ fn workflow_steps_lead_to_their_jobs() {
     let remote_url = format!("{}/processes/subset/jobs/{REMOTE_STEP}\n", remote.api_url());
     assert_eq!(fs::read_to_string(&remote_file).unwrap(), remote_url);
     // The remote job is real, and weaverfs never asked the second server anything.
-    let status = rt2.block_on(async {
-        reqwest::get(remote_url.trim()).await.unwrap().status()
-    });
+    let status = rt2.block_on(async { reqwest::get(remote_url.trim()).await.unwrap().status() });
     assert!(status.is_success());
     let reached: Vec<String> = remote
         .requests()
@@ -295,7 +334,10 @@ fn workflow_steps_lead_to_their_jobs() {
         .map(|r| r.path)
         .filter(|p| !p.contains(REMOTE_STEP) || p.contains("?"))
         .collect();
-    assert!(reached.is_empty(), "weaverfs reached the second server: {reached:?}");
+    assert!(
+        reached.is_empty(),
+        "weaverfs reached the second server: {reached:?}"
+    );
     assert_eq!(remote.requests().len(), 1, "only the test's own request");
     // No steps for a job that is not a workflow, nor yet for a running workflow.
     assert!(!m.path(&format!("{LITERALS}/.job/steps")).exists());
@@ -305,7 +347,10 @@ fn workflow_steps_lead_to_their_jobs() {
     eventually("the steps appear once the workflow ends", || {
         names(&running).contains("steps")
     });
-    assert_eq!(link(&running.join("steps/stage_in")), format!("../../../{STEP_STAGE}"));
+    assert_eq!(
+        link(&running.join("steps/stage_in")),
+        format!("../../../{STEP_STAGE}")
+    );
     m.unmount();
     drop(remote);
     drop(rt2);

@@ -209,7 +209,10 @@ async fn list_jobs(
     let urls = urls(&shared, &headers, &uri);
     // `detail=true` lists status objects (with their links, as Weaver does), else ids.
     let detail = q.get("detail").is_some_and(|v| {
-        matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on")
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "true" | "1" | "yes" | "on"
+        )
     });
     let page_ids = &ids[p.start..p.end];
     let listed: Value = if detail {

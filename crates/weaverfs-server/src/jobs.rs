@@ -228,10 +228,7 @@ impl Catalog {
             unlisted(),
             super::hostile::job(),
         ];
-        let samples: Vec<JobDef> = samples
-            .into_iter()
-            .chain(super::workflow::jobs())
-            .collect();
+        let samples: Vec<JobDef> = samples.into_iter().chain(super::workflow::jobs()).collect();
         let samples: Vec<Arc<JobDef>> = samples.into_iter().map(Arc::new).collect();
         let listed = listing_order(&samples, extra);
         Catalog {
@@ -768,7 +765,11 @@ mod tests {
     fn listing_hides_unlisted_and_sorts_newest_first() {
         let cat = Catalog::new(1024, 3);
         let ids = cat.listed_ids();
-        assert_eq!(ids.len(), ALL.len() - 2 + 3, "all but UNLISTED and REMOTE_STEP");
+        assert_eq!(
+            ids.len(),
+            ALL.len() - 2 + 3,
+            "all but UNLISTED and REMOTE_STEP"
+        );
         assert!(!ids.iter().any(|i| i == UNLISTED));
         assert_eq!(ids[0], RUNNING);
         assert_eq!(ids.last().unwrap(), OLD);

@@ -301,10 +301,19 @@ mod tests {
         )));
         assert!(steps[2].contains(DEFAULT_REMOTE_ADES));
         let running = s.job(WORKFLOW_RUNNING).unwrap();
-        assert!(!s.read_logs(&running, API).iter().any(|l| l.contains("step:")));
+        assert!(!s
+            .read_logs(&running, API)
+            .iter()
+            .any(|l| l.contains("step:")));
         s.set_status(WORKFLOW_RUNNING, Status::Successful);
         let ended = s.read_logs(&s.job(WORKFLOW_RUNNING).unwrap(), API);
-        assert_eq!(ended.iter().filter(|l| l.contains("step: stage_in")).count(), 1);
+        assert_eq!(
+            ended
+                .iter()
+                .filter(|l| l.contains("step: stage_in"))
+                .count(),
+            1
+        );
         assert!(ended.last().unwrap().contains("successful"));
     }
 

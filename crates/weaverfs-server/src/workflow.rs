@@ -40,7 +40,13 @@ pub(crate) enum StepRef {
 /// The remote ADES's API URL when no test set one (never contacted by weaverfs).
 pub(crate) const DEFAULT_REMOTE_ADES: &str = "https://ades.example.org/weaver";
 
-fn data_job(id: &str, process: &'static str, created: Micros, finished: Micros, seed: u64) -> JobDef {
+fn data_job(
+    id: &str,
+    process: &'static str,
+    created: Micros,
+    finished: Micros,
+    seed: u64,
+) -> JobDef {
     let mut job = successful(
         id.into(),
         process,
@@ -63,13 +69,25 @@ fn data_job(id: &str, process: &'static str, created: Micros, finished: Micros, 
 fn workflow_logs(started: Micros) -> Vec<String> {
     vec![
         log_line(started, started, 1, "running", "Job task setup initiated."),
-        log_line(started, started, 2, "running", "Starting workflow execution."),
+        log_line(
+            started,
+            started,
+            2,
+            "running",
+            "Starting workflow execution.",
+        ),
     ]
 }
 
 pub(crate) fn jobs() -> Vec<JobDef> {
     let day = |h, m, s| utc(2026, 11, 1, h, m, s, 0);
-    let subset_old = data_job(SUBSET_OLD, "subset", day(14, 0, 0), day(14, 0, 20), 0x5B_0001);
+    let subset_old = data_job(
+        SUBSET_OLD,
+        "subset",
+        day(14, 0, 0),
+        day(14, 0, 20),
+        0x5B_0001,
+    );
     let stage = {
         let mut job = successful(
             STEP_STAGE.into(),
@@ -81,8 +99,20 @@ pub(crate) fn jobs() -> Vec<JobDef> {
         job.files = vec![file("data/data.bin", "staged input data\n")];
         job
     };
-    let step_subset = data_job(STEP_SUBSET, "subset", day(15, 1, 5), day(15, 4, 50), 0x5B_0002);
-    let mut remote = data_job(REMOTE_STEP, "subset", day(15, 2, 0), day(15, 3, 0), 0x5B_0003);
+    let step_subset = data_job(
+        STEP_SUBSET,
+        "subset",
+        day(15, 1, 5),
+        day(15, 4, 50),
+        0x5B_0002,
+    );
+    let mut remote = data_job(
+        REMOTE_STEP,
+        "subset",
+        day(15, 2, 0),
+        day(15, 3, 0),
+        0x5B_0003,
+    );
     remote.listed = false;
 
     let mut workflow = successful(
@@ -100,7 +130,13 @@ pub(crate) fn jobs() -> Vec<JobDef> {
         ("remote_step", StepRef::Remote(REMOTE_STEP)),
     ];
 
-    let mut subset_new = data_job(SUBSET_NEW, "subset", day(16, 0, 0), day(16, 0, 30), 0x5B_0004);
+    let mut subset_new = data_job(
+        SUBSET_NEW,
+        "subset",
+        day(16, 0, 0),
+        day(16, 0, 30),
+        0x5B_0004,
+    );
     (subset_new.status, subset_new.finished) = (Status::Running, None);
     subset_new.updated = day(16, 0, 5);
 
@@ -116,5 +152,13 @@ pub(crate) fn jobs() -> Vec<JobDef> {
     running.updated = day(17, 0, 30);
     running.logs = workflow_logs(day(17, 0, 1));
     running.steps = vec![("stage_in", StepRef::Here(STEP_STAGE))];
-    vec![subset_old, workflow, stage, step_subset, subset_new, running, remote]
+    vec![
+        subset_old,
+        workflow,
+        stage,
+        step_subset,
+        subset_new,
+        running,
+        remote,
+    ]
 }

@@ -178,7 +178,14 @@ mod tests {
         assert_eq!(l, Listed::bare("y"));
         let l = parse(r#"{"id":"z","updated":"2026-11-30T10:00:00Z"}"#).unwrap();
         assert_eq!((l.created, l.time), (None, Some(1_796_032_800_000_000)));
-        for not_a_job in ["3", "null", "true", "[1,[2]]", r#"{"nothing":1}"#, r#"{"id":4}"#] {
+        for not_a_job in [
+            "3",
+            "null",
+            "true",
+            "[1,[2]]",
+            r#"{"nothing":1}"#,
+            r#"{"id":4}"#,
+        ] {
             assert_eq!(parse(not_a_job), None, "{not_a_job}");
         }
     }

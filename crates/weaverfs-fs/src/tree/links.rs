@@ -17,6 +17,14 @@ use crate::error::{FsError, Result};
 /// `JOB/.job/steps/`.
 pub const STEPS_DIR: &str = "steps";
 
+/// The steps of a job's log as last read.
+pub(super) struct StepsRead {
+    steps: Arc<[Step]>,
+    /// Whether the job had ended then.
+    terminal: bool,
+    at: Instant,
+}
+
 fn system_time(micros: i64) -> SystemTime {
     let d = Duration::from_micros(micros.unsigned_abs());
     if micros >= 0 {
@@ -32,7 +40,12 @@ pub(super) fn state_text(status: &JobStatus, with_message: bool) -> String {
     let message = with_message
         .then(|| serde_json::from_slice::<Value>(&status.raw).ok())
         .flatten()
-        .and_then(|doc| doc.get("message")?.as_str().map(str::trim).map(str::to_string))
+        .and_then(|doc| {
+            doc.get("message")?
+                .as_str()
+                .map(str::trim)
+                .map(str::to_string)
+        })
         .filter(|m| !m.is_empty());
     match message {
         Some(m) => format!("{state}: {m}\n"),
@@ -86,9 +99,7 @@ impl Tree {
     }
 
     pub(super) fn bucket_time(&self, view: View, name: &str) -> Option<SystemTime> {
-        self.view_index()
-            .bucket_time(view, name)
-            .map(system_time)
+        self.view_index().bucket_time(view, name).map(system_time)
     }
 
     /// The buckets of `@process/`, `@status/` or `@date/`.
@@ -146,20 +157,30 @@ impl Tree {
         };
         let link = link.ok_or_else(|| FsError::NotFound(format!("inode {ino}")))?;
         let mtime = link.time.map(system_time).unwrap_or(self.mounted_at);
-        Ok(Arc::new(Node::new(ino, ROOT_INO, Content::Link(link.target), mtime)))
+        Ok(Arc::new(Node::new(
+            ino,
+            ROOT_INO,
+            Content::Link(link.target),
+            mtime,
+        )))
     }
 
-    /// The steps a job's log names, re-read after the job's TTL. Never fails: a log that
-    /// cannot be read (a dismissed job's, say) names no steps.
+    /// The steps a job's log names, re-read after the TTL of the state the job had when they
+    /// were read (a running workflow's log gains its steps when it ends). Never fails: a log
+    /// that cannot be read (a dismissed job's, say) names no steps.
     pub(super) async fn steps(&self, id: &Arc<str>, snap: &JobSnapshot) -> Arc<[Step]> {
-        let ttl = if snap.status.state.is_terminal() {
-            self.cfg.finished_ttl
-        } else {
-            self.cfg.active_ttl
+        let ttl = |terminal: bool| {
+            if terminal {
+                self.cfg.finished_ttl
+            } else {
+                self.cfg.active_ttl
+            }
         };
-        if let Some((steps, at)) = lock(&self.steps).get(id) {
-            if at.elapsed() < ttl {
-                return steps.clone();
+        let terminal = snap.status.state.is_terminal();
+        if let Some(cached) = lock(&self.steps).get(id) {
+            // Read again once the job has ended: its directory is then trusted for longer.
+            if cached.terminal == terminal && cached.at.elapsed() < ttl(terminal) {
+                return cached.steps.clone();
             }
         }
         let steps: Arc<[Step]> = match self.api.document(id, JobDocument::Logs).await {
@@ -167,12 +188,17 @@ impl Tree {
             Err(e) => {
                 tracing::debug!("job {id}: no steps from its log: {e}");
                 match lock(&self.steps).get(id) {
-                    Some((previous, _)) if e.is_transient() => return previous.clone(),
+                    Some(previous) if e.is_transient() => return previous.steps.clone(),
                     _ => Arc::from([]),
                 }
             }
         };
-        lock(&self.steps).put(id.clone(), (steps.clone(), Instant::now()));
+        let cached = StepsRead {
+            steps: steps.clone(),
+            terminal,
+            at: Instant::now(),
+        };
+        lock(&self.steps).put(id.clone(), cached);
         steps
     }
 

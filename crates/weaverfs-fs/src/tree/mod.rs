@@ -30,11 +30,11 @@ use futures::StreamExt;
 use lru::LruCache;
 use url::Url;
 
+use crate::api::listing::Listed;
 use crate::api::{ApiClient, JobDocument, JobState, JobStatus, Results};
 use crate::error::{FsError, Result};
 use crate::read::{probe, RemoteFile};
 use crate::stats::{STATS_DIR, STATS_FILE};
-use crate::api::listing::Listed;
 use naming::UniqueNames;
 pub use node::{Attr, ChildSpec, Content, Doc, Listing, Node};
 use views::{View, ViewDir, ViewIndex};
@@ -94,7 +94,7 @@ pub struct Tree {
     /// The views of the last root listing.
     views: Mutex<Arc<ViewIndex>>,
     /// Workflow steps found in jobs' logs, per job.
-    steps: Mutex<LruCache<Arc<str>, (Arc<[steps::Step]>, Instant)>>,
+    steps: Mutex<LruCache<Arc<str>, links::StepsRead>>,
 }
 
 struct Inodes {
@@ -252,11 +252,14 @@ impl Tree {
     pub async fn children(&self, dir: &Arc<Node>) -> Result<Arc<Listing>> {
         let mut listing = dir.listing.lock().await;
         if let Some(l) = listing.as_ref() {
-            let ttl = self.listing_ttl(dir).await;
+            // The shorter of the TTL now and when listed: a job's directory listed while it ran
+            // is listed again once it has ended, though an ended job is trusted for longer.
+            let ttl = self.listing_ttl(dir).await.min(l.ttl);
             if l.at.is_some_and(|at| at.elapsed() < ttl) {
                 return Ok(l.clone());
             }
         }
+        let ttl = self.listing_ttl(dir).await;
         let (specs, mtime, jobs) = match self.list(dir).await {
             Ok(found) => found,
             Err(e @ (FsError::Io(_) | FsError::Unavailable(..) | FsError::TimedOut(_)))
@@ -268,7 +271,7 @@ impl Tree {
                     .as_ref()
                     .map(|l| l.entries.clone())
                     .unwrap_or_default();
-                let kept = Arc::new(Listing::new(previous));
+                let kept = Arc::new(Listing::new(previous, ttl));
                 *listing = Some(kept.clone());
                 return Ok(kept);
             }
@@ -284,6 +287,7 @@ impl Tree {
         self.probe_files(named.iter().map(|(_, n)| n)).await;
         let fresh = Arc::new(Listing::new(
             named.into_iter().map(|(name, n)| (name, n.ino)).collect(),
+            ttl,
         ));
         *listing = Some(fresh.clone());
         Ok(fresh)
@@ -412,12 +416,13 @@ impl Tree {
             }
             Content::Static(entries) => Ok((entries.to_vec(), dir.mtime, None)),
             Content::RemoteDir(href) => Ok((self.list_remote_dir(href).await?, dir.mtime, None)),
-            Content::View(ViewDir::Top(view)) => Ok((self.list_view(*view).await?, dir.mtime, None)),
+            Content::View(ViewDir::Top(view)) => {
+                Ok((self.list_view(*view).await?, dir.mtime, None))
+            }
             Content::Steps(id) => Ok((self.list_steps(id).await?, dir.mtime, None)),
             _ => Err(FsError::NotDir),
         }
     }
-
 }
 
 /// What the root listing says of its jobs: each job's position in the root's entries, and the
@@ -561,7 +566,10 @@ impl Tree {
             Doc::Status => return Ok(Bytes::from(self.job(id).await?.status.raw)),
             Doc::State | Doc::StateNote => {
                 let status = self.job(id).await?.status;
-                return Ok(Bytes::from(links::state_text(&status, *doc == Doc::StateNote)));
+                return Ok(Bytes::from(links::state_text(
+                    &status,
+                    *doc == Doc::StateNote,
+                )));
             }
             Doc::Results => {
                 return match self.job(id).await?.results {

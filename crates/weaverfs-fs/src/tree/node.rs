@@ -104,15 +104,18 @@ pub struct Listing {
     pub entries: Vec<(String, u64)>,
     index: HashMap<String, u64>,
     pub(super) at: Option<Instant>,
+    /// How long it was to be trusted when it was made.
+    pub(super) ttl: Duration,
 }
 
 impl Listing {
-    pub(super) fn new(entries: Vec<(String, u64)>) -> Self {
+    pub(super) fn new(entries: Vec<(String, u64)>, ttl: Duration) -> Self {
         let index = entries.iter().cloned().collect();
         Listing {
             entries,
             index,
             at: Some(Instant::now()),
+            ttl,
         }
     }
 

@@ -132,7 +132,10 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("stage_in", "https://host/weaver/processes/stage-in/jobs/aa-1"),
+                (
+                    "stage_in",
+                    "https://host/weaver/processes/stage-in/jobs/aa-1"
+                ),
                 ("first_3", "https://ades.example/ogc/jobs/bb-2"),
                 ("legacy", "http://old.example/jobs/cc-3"),
             ]
@@ -145,10 +148,16 @@ mod tests {
         let base = Url::parse("https://host/weaver/").unwrap();
         let none = |_: &str| false;
         assert_eq!(locate(&steps[0], &base, none), StepJob::Here("aa-1".into()));
-        assert!(matches!(locate(&steps[1], &base, none), StepJob::Elsewhere(_)));
+        assert!(matches!(
+            locate(&steps[1], &base, none),
+            StepJob::Elsewhere(_)
+        ));
         // Weaver's public URL differs from the mount's, but the job is listed here.
         let tunnel = Url::parse("http://127.0.0.1:4001/weaver").unwrap();
-        assert!(matches!(locate(&steps[0], &tunnel, none), StepJob::Elsewhere(_)));
+        assert!(matches!(
+            locate(&steps[0], &tunnel, none),
+            StepJob::Elsewhere(_)
+        ));
         assert_eq!(
             locate(&steps[0], &tunnel, |id| id == "aa-1"),
             StepJob::Here("aa-1".into())

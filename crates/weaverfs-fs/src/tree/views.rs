@@ -138,7 +138,11 @@ fn group(keys: &[Arc<str>], always: &[&str]) -> (Vec<Bucket>, Vec<u32>) {
         .into_iter()
         .collect();
     names.sort_unstable();
-    let index: HashMap<&str, u32> = names.iter().enumerate().map(|(i, n)| (*n, i as u32)).collect();
+    let index: HashMap<&str, u32> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (*n, i as u32))
+        .collect();
     let of_row = keys.iter().map(|k| index[&**k]).collect();
     let buckets = names
         .into_iter()
@@ -175,7 +179,10 @@ impl ViewIndex {
                 JobState::Unknown
             });
             let day = match l.created.and_then(day_name) {
-                Some(d) => interned.entry(d).or_insert_with_key(|d| Arc::from(d.as_str())).clone(),
+                Some(d) => interned
+                    .entry(d)
+                    .or_insert_with_key(|d| Arc::from(d.as_str()))
+                    .clone(),
                 None => {
                     missing[2] += 1;
                     unknown.clone()
@@ -370,17 +377,42 @@ mod tests {
     #[test]
     fn buckets_of_each_view() {
         let ix = index();
-        let procs: Vec<String> = ix.buckets(View::Process).iter().map(|b| b.0.to_string()).collect();
+        let procs: Vec<String> = ix
+            .buckets(View::Process)
+            .iter()
+            .map(|b| b.0.to_string())
+            .collect();
         assert_eq!(procs, ["@unknown", "echo", "subset"]);
-        assert_eq!(names(ix.entries(View::Process, "subset", 7)), ["@latest", "a", "b", "c"]);
-        let dates: Vec<String> = ix.buckets(View::Date).iter().map(|b| b.0.to_string()).collect();
+        assert_eq!(
+            names(ix.entries(View::Process, "subset", 7)),
+            ["@latest", "a", "b", "c"]
+        );
+        let dates: Vec<String> = ix
+            .buckets(View::Date)
+            .iter()
+            .map(|b| b.0.to_string())
+            .collect();
         assert_eq!(dates, ["2026-11-29", "2026-11-30", "@unknown"]);
-        let states: Vec<String> = ix.buckets(View::Status).iter().map(|b| b.0.to_string()).collect();
+        let states: Vec<String> = ix
+            .buckets(View::Status)
+            .iter()
+            .map(|b| b.0.to_string())
+            .collect();
         assert_eq!(
             states,
-            ["accepted", "created", "dismissed", "failed", "running", "successful"]
+            [
+                "accepted",
+                "created",
+                "dismissed",
+                "failed",
+                "running",
+                "successful"
+            ]
         );
-        assert_eq!(names(ix.entries(View::Status, "successful", 1)), ["a", "c", "e"]);
+        assert_eq!(
+            names(ix.entries(View::Status, "successful", 1)),
+            ["a", "c", "e"]
+        );
         assert!(names(ix.entries(View::Status, "created", 1)).is_empty());
         assert_eq!(ix.missing, [1, 0, 1]);
     }
@@ -390,7 +422,10 @@ mod tests {
         let ix = index();
         assert_eq!(&*ix.latest("subset").unwrap().target, "../../c");
         assert!(ix.latest("echo").is_none(), "no successful job of echo");
-        assert_eq!(ix.entries(View::Process, "subset", 7).unwrap()[0].ino, LATEST_BIT | 7);
+        assert_eq!(
+            ix.entries(View::Process, "subset", 7).unwrap()[0].ino,
+            LATEST_BIT | 7
+        );
     }
 
     #[test]
