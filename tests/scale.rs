@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::fs;
 
 use common::Mounted;
-use weaverfs_server::jobs::{extra_job_id, LITERALS};
+use weaverfs_server::jobs::{extra_job_id, LISTED_SAMPLES, LITERALS};
 use weaverfs_server::ServerConfig;
 
 #[test]
@@ -28,8 +28,8 @@ fn a_hundred_thousand_jobs_list_once_each() {
     }
     assert_eq!(
         names.len(),
-        n + 7,
-        "the synthetic jobs and the 7 listed samples"
+        n + LISTED_SAMPLES + 3,
+        "the synthetic jobs, the listed samples and the 3 views"
     );
     for i in [0, 1, n / 2, n - 1] {
         let id = extra_job_id(i);
