@@ -219,10 +219,12 @@ fn exception(status: StatusCode, title: &str, detail: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn find(id: &str) -> Result<&'static Job, Response> {
-    JOBS.iter()
-        .find(|j| j.id == id)
-        .ok_or_else(|| exception(StatusCode::NOT_FOUND, "Job Not Found", id))
+fn find(id: &str) -> Option<&'static Job> {
+    JOBS.iter().find(|j| j.id == id)
+}
+
+fn not_found(id: &str) -> Response {
+    exception(StatusCode::NOT_FOUND, "Job Not Found", id)
 }
 
 async fn list_jobs(Query(q): Query<HashMap<String, String>>) -> Response {
@@ -244,19 +246,18 @@ async fn list_jobs(Query(q): Query<HashMap<String, String>>) -> Response {
 
 async fn status(Path(id): Path<String>) -> Response {
     match find(&id) {
-        Ok(j) => Json(json!({
+        Some(j) => Json(json!({
             "jobID": j.id, "processID": j.process, "status": j.status, "type": "process",
             "created": "2026-11-01T10:00:00Z", "finished": "2026-11-01T10:01:00Z",
         }))
         .into_response(),
-        Err(r) => r,
+        None => not_found(&id),
     }
 }
 
 async fn results(Path(id): Path<String>) -> Response {
-    let job = match find(&id) {
-        Ok(j) => j,
-        Err(r) => return r,
+    let Some(job) = find(&id) else {
+        return not_found(&id);
     };
     match (job.results)() {
         Answer::Body(media, body, file_name) => {
