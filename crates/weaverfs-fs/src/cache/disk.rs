@@ -642,6 +642,56 @@ impl DiskCache {
     }
 }
 
+/// `weaverfs cache DIR [--clear]`: what the directory holds, as a table.
+pub fn print_report(dir: &Path, clear: bool) -> Result<(), String> {
+    if !dir.join(VERSION_DIR).is_dir() {
+        return Err(format!(
+            "{} is not a weaverfs cache directory",
+            dir.display()
+        ));
+    }
+    let limits = DiskLimits {
+        max_bytes: u64::MAX,
+        min_free: 0.0,
+    };
+    let cache = DiskCache::open(dir, limits).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if clear {
+        cache
+            .clear()
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let r = cache
+        .report()
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let lookups = r.hits + r.misses;
+    let rate = match lookups {
+        0 => "-".to_string(),
+        n => format!("{:.1}%", 100.0 * r.hits as f64 / n as f64),
+    };
+    println!("{}", dir.display());
+    println!(
+        "  used        {} bytes ({:.1} MiB)",
+        r.used,
+        r.used as f64 / 1048576.0
+    );
+    println!("  files       {}", r.files.len());
+    println!(
+        "  blocks hit  {} of {lookups} looked up ({rate}), {} evicted",
+        r.hits, r.evictions
+    );
+    for f in &r.files {
+        let pct = match f.size {
+            0 => 100.0,
+            n => 100.0 * f.present as f64 / n as f64,
+        };
+        println!(
+            "  {pct:5.1}%  {:>12} of {:>12} bytes  {:>6} blocks of {}  {}",
+            f.present, f.size, f.blocks, f.block_size, f.url
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -787,54 +837,4 @@ mod tests {
         assert_eq!(Ledger::parse(&l.text()), Some(l));
         assert_eq!(Ledger::parse("used=x"), None);
     }
-}
-
-/// `weaverfs cache DIR [--clear]`: what the directory holds, as a table.
-pub fn print_report(dir: &Path, clear: bool) -> Result<(), String> {
-    if !dir.join(VERSION_DIR).is_dir() {
-        return Err(format!(
-            "{} is not a weaverfs cache directory",
-            dir.display()
-        ));
-    }
-    let limits = DiskLimits {
-        max_bytes: u64::MAX,
-        min_free: 0.0,
-    };
-    let cache = DiskCache::open(dir, limits).map_err(|e| format!("{}: {e}", dir.display()))?;
-    if clear {
-        cache
-            .clear()
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    let r = cache
-        .report()
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let lookups = r.hits + r.misses;
-    let rate = match lookups {
-        0 => "-".to_string(),
-        n => format!("{:.1}%", 100.0 * r.hits as f64 / n as f64),
-    };
-    println!("{}", dir.display());
-    println!(
-        "  used        {} bytes ({:.1} MiB)",
-        r.used,
-        r.used as f64 / 1048576.0
-    );
-    println!("  files       {}", r.files.len());
-    println!(
-        "  blocks hit  {} of {lookups} looked up ({rate}), {} evicted",
-        r.hits, r.evictions
-    );
-    for f in &r.files {
-        let pct = match f.size {
-            0 => 100.0,
-            n => 100.0 * f.present as f64 / n as f64,
-        };
-        println!(
-            "  {pct:5.1}%  {:>12} of {:>12} bytes  {:>6} blocks of {}  {}",
-            f.present, f.size, f.blocks, f.block_size, f.url
-        );
-    }
-    Ok(())
 }
