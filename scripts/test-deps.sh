@@ -23,6 +23,9 @@ command -v script >/dev/null || need+=(bsdutils)
 # Real OGC API - Processes servers (tests/servers.rs, issue 10): fastprocesses needs Redis;
 # pygeoapi and fastprocesses themselves go into venvs below, after the packages.
 command -v redis-server >/dev/null || need+=(redis-server)
+# A site cache for the cluster tests (tests/cluster.rs) and scripts/bench-cluster.sh: Debian's
+# Squid, started by the tests on 127.0.0.1 (the package's own service is not used).
+command -v squid >/dev/null || need+=(squid)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

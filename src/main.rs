@@ -13,7 +13,9 @@ use clap::{Args, Parser, Subcommand};
 use url::Url;
 
 use cli::MountingArgs;
+use weaverfs_fs::cache::DiskLimits;
 use weaverfs_fs::client::auth::args::AuthArgs;
+use weaverfs_fs::client::proxy::ProxyOptions;
 use weaverfs_fs::get::{GetOptions, ProgressMode};
 use weaverfs_fs::mount::logging::{self, LogTarget};
 use weaverfs_fs::mount::{daemon, helper as mount_helper, mountpoint};
@@ -90,6 +92,13 @@ enum Command {
         #[command(flatten)]
         opts: MountArgs,
     },
+    /// Show what a --cache-dir holds (bytes, files, hit rate, how much of each file), or
+    /// empty it with --clear (mounts using it keep working and fetch again).
+    Cache {
+        dir: PathBuf,
+        #[arg(long)]
+        clear: bool,
+    },
     /// Show a mount's counters (requests, bytes, cache, errors, latency) as a table.
     Stats {
         mountpoint: PathBuf,
@@ -129,6 +138,24 @@ struct MountArgs {
     /// Memory for cached file blocks (e.g. 256M, 1G).
     #[arg(long, default_value = "256M", value_parser = parse_size)]
     cache_size: u64,
+    /// Keep file blocks on disk in DIR too, across unmounts and reboots; several mounts may
+    /// share one DIR (see `weaverfs cache DIR`).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Largest size of --cache-dir (blocks as allocated on disk).
+    #[arg(long, default_value = "10G", value_parser = parse_size)]
+    cache_dir_size: u64,
+    /// Percent of the cache directory's filesystem always left free.
+    #[arg(long, default_value_t = 5.0)]
+    cache_dir_min_free: f64,
+    /// Proxies, CVMFS style: `http://a:3128|http://b:3128;DIRECT` (`|` shares the load, `;`
+    /// fails over in order, DIRECT is no proxy). Default: HTTP_PROXY/HTTPS_PROXY/NO_PROXY.
+    #[arg(long, value_name = "LIST")]
+    proxy: Option<String>,
+    /// Send the requests for ORIGIN (an href file host) to a site cache in front of it:
+    /// `https://files.example.org=http://cache.site:3129` (repeatable).
+    #[arg(long, value_name = "ORIGIN=URL")]
+    site_cache: Vec<String>,
     /// Size of a cached block, and of most range requests.
     #[arg(long, default_value = "1M", value_parser = parse_size)]
     block_size: u64,
@@ -205,6 +232,25 @@ impl MountArgs {
         cfg.http.auth = resolved.auth;
         cfg.http.tls = resolved.tls;
         cfg.cache_size = self.cache_size;
+        if !(0.0..100.0).contains(&self.cache_dir_min_free) {
+            return Err("--cache-dir-min-free must be a percentage below 100".into());
+        }
+        cfg.disk_cache = self.cache_dir.clone().map(|dir| {
+            let limits = DiskLimits {
+                max_bytes: self.cache_dir_size,
+                min_free: self.cache_dir_min_free / 100.0,
+            };
+            (dir, limits)
+        });
+        if let Some(list) = &self.proxy {
+            cfg.http.proxy.groups = ProxyOptions::parse_list(list)?;
+        }
+        for arg in &self.site_cache {
+            cfg.http
+                .proxy
+                .site_caches
+                .push(ProxyOptions::parse_site_cache(arg)?);
+        }
         cfg.block_size = self.block_size;
         cfg.read_ahead_blocks = self.read_ahead_blocks;
         cfg.tree.listing_ttl = Duration::from_secs(self.listing_ttl);
@@ -279,6 +325,7 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             weaverfs_fs::get::run(&opts.config(url.as_str())?, &get, &rt)
         }
+        Command::Cache { dir, clear } => weaverfs_fs::cache::disk::print_report(&dir, clear),
         Command::Stats { mountpoint, json } => weaverfs_fs::stats::print_stats(&mountpoint, json),
         Command::Serve {
             addr,

@@ -5,6 +5,7 @@
 
 pub mod nginx;
 pub mod real_servers;
+pub mod squid;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

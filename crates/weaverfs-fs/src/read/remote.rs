@@ -264,6 +264,12 @@ impl RemoteFile {
         true
     }
 
+    /// Notes that this version's server answered range requests (its blocks came from the
+    /// disk cache, which only keeps blocks fetched by ranges).
+    pub fn ranges_were_seen(&self) {
+        self.ranges_seen.store(true, Ordering::Relaxed);
+    }
+
     /// GET of bytes `[start, end)` with `If-Range`, so that a changed file answers with its new
     /// whole body. Another version is reported as [`FsError::Stale`] only on evidence (see
     /// [`RemoteFile::changed_or_fault`]); every other odd answer is a transient fault.
