@@ -13,7 +13,7 @@ use super::content::Source;
 use super::jobs::{file, href, log_line, successful, FileDef, JobDef, Status};
 
 /// `subset`, successful, the older one.
-pub const SUBSET_OLD: &str = "8d9eafb0-c1d2-4e3f-8a4b-5c6d7e8f9a09";
+pub const SUBSET_OLD: &str = "f6a7b8c9-d0e1-4f2a-9b3c-4d5e6f7a8b16";
 /// A workflow (`chain`), successful; its steps are `stage_in`, `subset_2` and `remote_step`.
 pub const WORKFLOW: &str = "9eafb0c1-d2e3-4f4a-9b5c-6d7e8f9a0b10";
 /// The `stage_in` step of WORKFLOW (process `stage-in`).

@@ -584,11 +584,14 @@ impl Tree {
         match doc {
             Doc::Status => Ok(Bytes::from(self.job(id).await?.status.raw)),
             Doc::State | Doc::StateNote => {
-                let status = self.job(id).await?.status;
-                Ok(Bytes::from(links::state_text(
-                    &status,
-                    *doc == Doc::StateNote,
-                )))
+                let snap = self.job(id).await?;
+                let note = *doc == Doc::StateNote;
+                let mut text = links::state_text(&snap.status, note);
+                if let (true, Some(Err(e))) = (note, &snap.results) {
+                    // A job that succeeded but shows nothing: say why.
+                    text = format!("{}; its results could not be read: {e}\n", text.trim_end());
+                }
+                Ok(Bytes::from(text))
             }
             Doc::Results => match self.job(id).await?.results {
                 Some(Ok(r)) => r
