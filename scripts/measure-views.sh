@@ -28,7 +28,7 @@ for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
 url=$(cat "$work/url")
 
 # A long listing TTL: one listing for the whole run, so the counts are the views' own.
-"$bin" mount "$url" "$mnt" --listing-ttl 3600 2>"$work/daemon.log" &
+"$bin" mount "$url" "$mnt" --foreground --listing-ttl 3600 2>"$work/daemon.log" &
 daemon=$!
 for _ in $(seq 100); do mountpoint -q "$mnt" && break; sleep 0.1; done
 mountpoint -q "$mnt" || { cat "$work/daemon.log"; exit 1; }

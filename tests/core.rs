@@ -346,3 +346,26 @@ proptest::proptest! {
         });
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_path_walk_asks_for_its_job_alone() {
+    let cfg = ServerConfig {
+        extra_jobs: 2500,
+        ..small()
+    };
+    let (server, fs) = setup(cfg, 8 << 20).await;
+    let ino = ino_of(&fs, &[jobs::FILES, "output_big.dat"]).await;
+    let fh = fs.open(ino).await.unwrap().fh;
+    assert_eq!(fs.read(fh, 0, 4096).await.unwrap().len(), 4096);
+    let asked: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert!(
+        !asked.iter().any(|p| p.starts_with("/weaver/jobs?")),
+        "no root listing for one path: {asked:?}"
+    );
+    assert!(asked.contains(&format!("/weaver/jobs/{}", jobs::FILES)));
+    // The root, listed later, holds the same job directory.
+    let root = fs.opendir(ROOT_INO).await.unwrap();
+    let listed = fs.readdir(root).unwrap();
+    let job = fs.lookup(ROOT_INO, jobs::FILES).await.unwrap().ino;
+    assert!(listed.iter().any(|e| e.name == jobs::FILES && e.ino == job));
+}

@@ -196,12 +196,20 @@ impl Tree {
             }
             // A known job resolves from the last listing, even a stale one, so a path walk
             // does not wait for a refresh of thousands of jobs.
-            let known = match parent.listing.try_lock() {
-                Ok(listing) => listing.as_ref().and_then(|l| l.get(name)),
-                Err(_) => None,
+            let (known, never_listed) = match parent.listing.try_lock() {
+                Ok(listing) => (
+                    listing.as_ref().and_then(|l| l.get(name)),
+                    listing.is_none(),
+                ),
+                Err(_) => (None, false),
             };
             if let Some(ino) = known {
                 return self.node(ino);
+            }
+            // Before the first listing, a path walk to one job asks for that job alone, not
+            // for every page of the root (a fresh mount's first read; a script on a node).
+            if never_listed && could_be_job_id(name) {
+                return self.lookup_unlisted_job(name).await;
             }
             // A job id resolves even when the listing fails (it may be forbidden, or down).
             match self.children(parent).await {
