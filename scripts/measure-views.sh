@@ -43,7 +43,7 @@ timed() { # label, command...: prints the seconds and keeps the output in $work/
   printf '%-34s %6.2f s  %d lines\n' "$label" "$(echo "$end - $start" | bc -l)" "$(wc -l <"$work/out")"
 }
 requests() { # the mount's request counts by kind
-  python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["requests"]; print(" ".join(f"{k}={v['count']}" for k,v in sorted(r.items())))' "$mnt/.weaverfs/stats.json"
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["requests"]; print(" ".join("%s=%s" % (k, v["count"]) for k, v in sorted(r.items())))' "$mnt/.weaverfs/stats.json"
 }
 
 timed "ls root (cold: listing + views)" ls -f "$mnt"
