@@ -209,6 +209,24 @@ async fn list_jobs(
         ));
     };
     let urls = urls(&shared, &headers, &uri);
+    // `detail=true` lists status objects (with their links, as Weaver does), else ids.
+    let detail = q.get("detail").is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "true" | "1" | "yes" | "on"
+        )
+    });
+    let page_ids = &ids[p.start..p.end];
+    let listed: Value = if detail {
+        let now = clock::now();
+        page_ids
+            .iter()
+            .filter_map(|id| shared.job(id))
+            .map(|view| render::status_document(&view, &urls, now))
+            .collect()
+    } else {
+        json!(page_ids)
+    };
     let jobs = format!("{}/jobs", urls.api);
     let at = |n: u64| format!("{jobs}?page={n}&limit={limit}");
     let mut links = vec![
@@ -225,7 +243,7 @@ async fn list_jobs(
         links.push(json!({"href": at(page - 1), "rel": "prev", "type": "application/json"}));
     }
     let body = json!({
-        "jobs": ids[p.start..p.end],
+        "jobs": listed,
         "page": page,
         "limit": limit,
         "count": p.end - p.start,
@@ -405,7 +423,8 @@ async fn job_logs(
 ) -> ApiResult {
     let view = find_job(&shared, &path)?;
     require_not_dismissed(&view, &urls(&shared, &headers, &uri))?;
-    let lines = shared.read_logs(&view);
+    let api = urls(&shared, &headers, &uri).api;
+    let lines = shared.read_logs(&view, &api);
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|h| h.to_str().ok())

@@ -16,6 +16,7 @@ pub mod ogc;
 mod range;
 mod render;
 mod state;
+mod workflow;
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -213,6 +214,12 @@ impl TestServer {
     /// How `GET /jobs` answers: honestly, or with hostile ids, or lying about its pages.
     pub fn set_listing_mode(&self, mode: hostile::ListingMode) {
         self.shared.set_listing_mode(mode);
+    }
+
+    /// The API URL (`http://host:port/weaver`) of the remote ADES that the sample workflow's
+    /// remote step ran on, as its log names it; None restores a default that is never served.
+    pub fn set_remote_ades(&self, api_url: Option<String>) {
+        self.shared.set_remote_ades(api_url);
     }
 
     /// Moves a job to `status` (`successful`, `failed`, `dismissed`, ...).

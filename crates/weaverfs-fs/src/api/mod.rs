@@ -6,6 +6,7 @@ pub mod answer;
 pub mod listing;
 pub mod results;
 pub mod status;
+mod summary;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -85,6 +86,11 @@ impl ApiClient {
         &self.http
     }
 
+    /// The server's root as mounted.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
     /// `{base}/jobs[/{id}[/{tail}]]`, each segment percent-encoded.
     fn jobs_url(&self, id: Option<&str>, tail: Option<&str>) -> Url {
         let mut url = self.base.clone();
@@ -129,8 +135,8 @@ impl ApiClient {
         self.jobs_page("limit=1&page=0").await.map(|_| ())
     }
 
-    /// All job ids the server lists, following its paging.
-    pub async fn list_jobs(&self) -> Result<Vec<String>> {
+    /// Every job the server lists (with what the listing says of it), following its paging.
+    pub async fn list_jobs(&self) -> Result<Vec<listing::Listed>> {
         listing::list_all(self).await
     }
 
