@@ -175,6 +175,37 @@ impl Verifier {
     }
 }
 
+/// Checks the bytes `r` gives (a whole file) against `digest` (`digestMultibase`): Ok(None)
+/// when they match, Ok(Some(why)) when not; a digest in a form not understood is an error.
+pub fn check_whole(digest: &str, mut r: impl std::io::Read) -> Result<Option<String>, String> {
+    let v = Verifier::new(Expected::parse(digest)?, 1);
+    let mut hasher = match v.expected {
+        Expected::Sha256(_) => Hasher::Sha256(Sha256::new()),
+        Expected::Sha512(_) => Hasher::Sha512(Sha512::new()),
+    };
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let got = hasher.finish();
+    let want = match &v.expected {
+        Expected::Sha256(d) | Expected::Sha512(d) => d,
+    };
+    Ok((&got != want).then(|| {
+        format!(
+            "{} of the bytes is {}, the server's digest says {}",
+            v.expected.name(),
+            hex(&got),
+            hex(want)
+        )
+    }))
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -263,6 +294,16 @@ mod tests {
             Some(Verdict::Mismatched(why)) => assert!(why.contains("sha2-256"), "{why}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_whole_file_is_checked_at_once() {
+        let data = vec![7u8; 3 << 20];
+        let right = weaver_form(&data);
+        assert_eq!(check_whole(&right, &data[..]), Ok(None));
+        let why = check_whole(&right, &data[1..]).unwrap().unwrap();
+        assert!(why.contains("the server's digest says"), "{why}");
+        assert!(check_whole("?", &data[..]).is_err());
     }
 
     #[test]

@@ -224,7 +224,7 @@ impl Reader {
     }
 
     /// Drops every cached block of a file version, in memory and on disk.
-    fn forget_blocks(&self, file: &RemoteFile) {
+    pub fn forget_blocks(&self, file: &RemoteFile) {
         for index in 0..blocks::block_count(self.block_size, file.size()) {
             self.cache.remove(&(file.key.clone(), index));
         }
