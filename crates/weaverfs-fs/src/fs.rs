@@ -190,6 +190,12 @@ impl WeaverFs {
             Content::Stats => (Handle::Bytes(self.stats().json()), true, false),
             Content::Remote(_) => {
                 let file = self.tree.remote_file(&node).await?;
+                if let Some(e) = file.corrupt_error() {
+                    return Err(e);
+                }
+                if let Some(digest) = self.tree.api().digest_of(&file.url) {
+                    file.expect_digest(&digest, self.reader.block_size());
+                }
                 // A new version with another size: bypass the kernel's cached size and pages.
                 let direct_io = node.size_differs_from_reported(file.size());
                 let keep_cache = node.opened_again(&file.key) && !direct_io;

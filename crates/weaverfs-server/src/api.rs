@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::clock;
+use super::digests;
 use super::errors::ApiError;
 use super::hostile::{self, ListingMode};
 use super::jobs::{canonical_uuid, Output, ResponseMode, Status};
@@ -327,7 +328,8 @@ async fn job_results(
         // Old servers answered multipart whatever the request said.
         multipart(&view, &urls)
     } else if wants_results_profile(&headers, &q) || view.def.response == ResponseMode::Document {
-        let body = render::results_document(&view, &urls);
+        let mut body = render::results_document(&view, &urls);
+        digests::add(&shared, &view, &urls, &mut body);
         let mut resp = json_response(StatusCode::OK, "application/json", &body);
         resp.headers_mut()
             .insert("content-profile", HeaderValue::from_static(RESULTS_PROFILE));
@@ -385,11 +387,12 @@ async fn job_outputs(
         parse_schema(q.get("schema").map(String::as_str))?
     };
     require_success(&view, &urls)?;
-    let body = if old_form {
+    let mut body = if old_form {
         render::outputs_old(&view, &urls, strict)
     } else {
         render::outputs_ogc(&view, &urls, strict)
     };
+    digests::add(&shared, &view, &urls, &mut body);
     Ok(json_response(StatusCode::OK, "application/json", &body))
 }
 

@@ -6,6 +6,7 @@ mod auth;
 mod clock;
 mod conditional;
 mod content;
+mod digests;
 mod dir_jobs;
 mod errors;
 mod faults;
@@ -33,6 +34,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use auth::ServerAuth;
+pub use digests::Digests;
 pub use faults::{Fault, RandomFaults};
 use jobs::{Catalog, Status};
 use state::Shared;
@@ -212,6 +214,11 @@ impl TestServer {
     }
 
     /// How `GET /jobs` answers: honestly, or with hostile ids, or lying about its pages.
+    /// Whether results carry `digestMultibase` for their files (and whether it is right).
+    pub fn set_digests(&self, mode: Digests) {
+        self.shared.set_digests(mode);
+    }
+
     pub fn set_listing_mode(&self, mode: hostile::ListingMode) {
         self.shared.set_listing_mode(mode);
     }

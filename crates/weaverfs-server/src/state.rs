@@ -61,6 +61,7 @@ pub(crate) struct Shared {
     redirect_target: Mutex<Option<String>>,
     pub auth: AuthState,
     listing_mode: Mutex<ListingMode>,
+    digests: Mutex<super::digests::Digests>,
     pub faults: super::faults::Faults,
     remote_ades: Mutex<Option<String>>,
 }
@@ -85,6 +86,7 @@ impl Shared {
             redirect_target: Mutex::default(),
             auth: AuthState::default(),
             listing_mode: Mutex::default(),
+            digests: Mutex::default(),
             faults: Default::default(),
             remote_ades: Mutex::default(),
         };
@@ -115,6 +117,14 @@ impl Shared {
 
     pub(crate) fn set_redirect_target(&self, target: Option<String>) {
         *lock(&self.redirect_target) = target;
+    }
+
+    pub(crate) fn digests(&self) -> super::digests::Digests {
+        *lock(&self.digests)
+    }
+
+    pub(crate) fn set_digests(&self, mode: super::digests::Digests) {
+        *lock(&self.digests) = mode;
     }
 
     pub(crate) fn listing_mode(&self) -> ListingMode {

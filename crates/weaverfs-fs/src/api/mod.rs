@@ -50,6 +50,8 @@ pub struct ApiClient {
     base: Url,
     /// The declared output ids of each process asked about.
     processes: Arc<Mutex<HashMap<String, Vec<String>>>>,
+    /// The digest results gave for each href (normalised URL text), for the read path.
+    digests: Arc<Mutex<HashMap<String, Arc<str>>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -79,6 +81,7 @@ impl ApiClient {
             http,
             base,
             processes: Default::default(),
+            digests: Default::default(),
         }
     }
 
@@ -184,6 +187,39 @@ impl ApiClient {
     /// body, multipart parts, a JSON value or document, or the links of a 204.
     /// `process` is the job's process id, for the names its declared outputs give.
     pub async fn results(&self, id: &str, process: Option<&str>) -> Result<Results> {
+        let results = self.fetch_results(id, process).await?;
+        self.learn_digests(&results.outputs);
+        Ok(results)
+    }
+
+    /// The `digestMultibase` results gave for the file at `url`, if any.
+    pub fn digest_of(&self, url: &Url) -> Option<Arc<str>> {
+        lock(&self.digests).get(url.as_str()).cloned()
+    }
+
+    fn learn_digests(&self, outputs: &[Output]) {
+        fn walk(v: &OutputValue, found: &mut Vec<(String, String)>) {
+            match v {
+                OutputValue::File(f) => {
+                    if let (Some(d), Ok(url)) = (&f.digest, Url::parse(&f.href)) {
+                        found.push((url.to_string(), d.clone()));
+                    }
+                }
+                OutputValue::Items(items) => items.iter().for_each(|i| walk(i, found)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        outputs.iter().for_each(|o| walk(&o.value, &mut found));
+        if !found.is_empty() {
+            let mut digests = lock(&self.digests);
+            for (url, d) in found {
+                digests.insert(url, d.into());
+            }
+        }
+    }
+
+    async fn fetch_results(&self, id: &str, process: Option<&str>) -> Result<Results> {
         let what = format!("results of job {id}");
         let url = self.jobs_url(Some(id), Some("results"));
         let headers = [(ACCEPT, JSON), (ACCEPT_PROFILE.clone(), RESULTS_PROFILE)];
