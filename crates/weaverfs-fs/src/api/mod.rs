@@ -3,6 +3,7 @@
 //! Request URLs are always built from the mount URL; links and hrefs in responses are data.
 
 pub mod listing;
+pub mod probe;
 pub mod results;
 pub mod status;
 
