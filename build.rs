@@ -11,8 +11,8 @@ fn git(args: &[&str]) -> Option<String> {
 
 fn main() {
     let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
-    let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
-        .is_some_and(|s| !s.is_empty());
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
     let suffix = if dirty { "-modified" } else { "" };
     println!("cargo:rustc-env=WEAVERFS_COMMIT={commit}{suffix}");
     if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {

@@ -20,6 +20,7 @@ pub struct MountingArgs {
     /// Mount options as mount(8), sshfs and mount-s3 take them: `-o allow_other,cache_size=1G`
     /// is `--allow-other --cache-size 1G` (repeatable).
     #[arg(short = 'o', value_name = "OPT[,OPT=VAL]")]
+    #[allow(dead_code)] // expanded into the options above before parsing; here for --help
     pub mount_options: Vec<String>,
     /// Append logs here. Default: stderr with --foreground, else syslog (journald), else (no
     /// syslog) a file the mount names.
@@ -51,6 +52,7 @@ pub struct MountingArgs {
     pub lazy_connect: bool,
     /// Accepted for habit: the mount is always read-only (also `-o ro`).
     #[arg(long)]
+    #[allow(dead_code)] // nothing to do: always so
     pub read_only: bool,
 }
 

@@ -19,11 +19,16 @@ use options::{parse_duration, parse_size, ClientArgs, FreshArgs};
 use weaverfs_fs::get::{GetOptions, ProgressMode};
 use weaverfs_fs::mount::logging::{self, LogTarget};
 use weaverfs_fs::mount::{daemon, helper as mount_helper, mountpoint};
-use weaverfs_fs::mount::{mount_and_serve, MountConfig};
+use weaverfs_fs::mount::mount_and_serve;
 use weaverfs_server::{ServerConfig, TestServer};
 
 /// `0.1.0 (commit 1a2b3c4d5e6f)`: the build's git commit, from build.rs.
-const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("WEAVERFS_COMMIT"), ")");
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("WEAVERFS_COMMIT"),
+    ")"
+);
 
 #[derive(Parser)]
 #[command(
@@ -100,17 +105,15 @@ enum Command {
         /// Progress bars even when stderr is not a terminal.
         #[arg(long)]
         progress: bool,
-        /// Wait for a job that has not finished, checking it this often (default 5s).
-        #[arg(long, value_name = "EVERY", num_args = 0..=1, default_missing_value = "5s",
-              value_parser = parse_duration)]
+        /// Wait for a job that has not finished, checking it this often (--wait=30s; 5s).
+        #[arg(long, value_name = "EVERY", num_args = 0..=1, require_equals = true,
+              default_missing_value = "5s", value_parser = parse_duration)]
         wait: Option<Duration>,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Print a completion script for a shell: `weaverfs completions bash > ...`.
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// Print the man page (roff): `weaverfs man > ~/.local/share/man/man1/weaverfs.1`.
     Man,
     /// Show a mount's counters (requests, bytes, cache, errors, latency) as a table.
@@ -226,7 +229,12 @@ fn run(cli: Cli) -> Result<(), String> {
             weaverfs_fs::get::run(&client.config(&source, None)?, &get, &rt)
         }
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "weaverfs", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "weaverfs",
+                &mut std::io::stdout(),
+            );
             Ok(())
         }
         Command::Man => clap_mangen::Man::new(Cli::command())
@@ -276,7 +284,9 @@ fn job_source(source: String, job: Option<String>) -> Result<(String, String), S
         return Ok((source, job));
     }
     let url = Url::parse(&source).map_err(|_| {
-        format!("which job? `weaverfs get {source} JOB`, or a job's URL (https://host/weaver/jobs/JOB)")
+        format!(
+            "which job? `weaverfs get {source} JOB`, or a job's URL (https://host/weaver/jobs/JOB)"
+        )
     })?;
     let segments: Vec<&str> = url.path_segments().map(|s| s.collect()).unwrap_or_default();
     match segments.iter().rposition(|s| *s == "jobs") {
@@ -330,14 +340,18 @@ fn expand_mount_options(args: Vec<OsString>) -> Result<Vec<OsString>, String> {
                 out.extend(it);
                 break;
             }
-            Some("-o") => it.next().ok_or("-o needs options (-o allow_other,cache_size=1G)")?,
+            Some("-o") => it
+                .next()
+                .ok_or("-o needs options (-o allow_other,cache_size=1G)")?,
             Some(s) if s.starts_with("-o") => OsString::from(&s[2..]),
             _ => {
                 out.push(arg);
                 continue;
             }
         };
-        let opts = opts.into_string().map_err(|_| "mount options must be UTF-8")?;
+        let opts = opts
+            .into_string()
+            .map_err(|_| "mount options must be UTF-8")?;
         out.extend(mount_helper::option_flags(&opts, &mount_option)?);
     }
     Ok(out)
@@ -370,13 +384,14 @@ fn helper_usage() -> String {
     )
 }
 
+fn fail(prefix: &str, e: String) -> ! {
+    eprintln!("{prefix}: {e}");
+    std::process::exit(1)
+}
+
 /// The command line, translated first when run as the mount(8) helper.
 fn parse_cli() -> Cli {
     let args: Vec<_> = std::env::args_os().collect();
-    let fail = |prefix: &str, e: String| -> ! {
-        eprintln!("{prefix}: {e}");
-        std::process::exit(1)
-    };
     if !args
         .first()
         .is_some_and(|a| mount_helper::is_helper_name(a))
@@ -473,14 +488,24 @@ mod tests {
 
     fn expanded(s: &str) -> Result<Vec<String>, String> {
         let args = s.split(' ').map(OsString::from).collect();
-        expand_mount_options(args).map(|v| v.into_iter().map(|a| a.into_string().unwrap()).collect())
+        expand_mount_options(args)
+            .map(|v| v.into_iter().map(|a| a.into_string().unwrap()).collect())
     }
 
     #[test]
     fn mount_takes_dash_o_options() {
         assert_eq!(
             expanded("weaverfs mount u /m -o allow_other,cache_size=1G,ro -oplain_names").unwrap(),
-            ["weaverfs", "mount", "u", "/m", "--allow-other", "--cache-size", "1G", "--plain-names"]
+            [
+                "weaverfs",
+                "mount",
+                "u",
+                "/m",
+                "--allow-other",
+                "--cache-size",
+                "1G",
+                "--plain-names"
+            ]
         );
         assert!(expanded("weaverfs mount u /m -o cachesize=1G")
             .unwrap_err()

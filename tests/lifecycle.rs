@@ -338,7 +338,11 @@ fn mount_t_weaverfs_and_fstab_lines_mount_through_the_helper() {
         .unwrap();
     assert!(!out.status.success());
     // Named as it was written, in -o terms.
-    assert!(stderr(&out).contains("-o cache_sise=1M"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("-o cache_sise=1M"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!is_mounted(dir.path()));
     let _ = fs::remove_file(log);
     let _ = fs::remove_file(fstab);
@@ -375,7 +379,10 @@ fn ensure_unprivileged_setup() -> (u32, u32) {
     }
     let mode = fs::metadata("/dev/fuse").unwrap().permissions().mode();
     if mode & 0o666 != 0o666 {
-        eprintln!("note: /dev/fuse was mode {:o}; making it 0666 for the unprivileged-mount tests", mode & 0o7777);
+        eprintln!(
+            "note: /dev/fuse was mode {:o}; making it 0666 for the unprivileged-mount tests",
+            mode & 0o7777
+        );
         fs::set_permissions("/dev/fuse", fs::Permissions::from_mode(0o666)).unwrap();
     }
     (id("-u").unwrap(), id("-g").unwrap())

@@ -70,7 +70,10 @@ fn an_open_log_follows_a_running_job() {
         .output()
         .unwrap();
     let shown = String::from_utf8_lossy(&out.stdout).lines().count();
-    assert!(shown > before, "tail -f showed {shown} lines, {before} were there");
+    assert!(
+        shown > before,
+        "tail -f showed {shown} lines, {before} were there"
+    );
 }
 
 #[test]
@@ -114,7 +117,10 @@ fn modes_let_copies_be_changed_and_writes_fail_with_erofs() {
     assert_eq!(err.raw_os_error(), Some(libc::EROFS));
 
     let copy = tempfile::tempdir().unwrap();
-    run("cp", &["-r", job.to_str().unwrap(), copy.path().to_str().unwrap()]);
+    run(
+        "cp",
+        &["-r", job.to_str().unwrap(), copy.path().to_str().unwrap()],
+    );
     let copied = copy.path().join(LITERALS);
     assert_eq!(mode(&copied), 0o755);
     assert_eq!(mode(&copied.join(".job")), 0o755);
@@ -131,7 +137,10 @@ fn file_and_dir_modes_are_options() {
     );
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode(&m.path(LITERALS)), 0o550);
-    assert_eq!(mode(&m.path(&format!("{LITERALS}/.job/status.json"))), 0o444);
+    assert_eq!(
+        mode(&m.path(&format!("{LITERALS}/.job/status.json"))),
+        0o444
+    );
 }
 
 #[test]
@@ -139,17 +148,18 @@ fn a_wrong_url_fails_the_mount_and_says_what_to_try() {
     let m = Mounted::serve(ServerConfig::default());
     let base = m.server.api_url();
     let err = m.mount_fails(&format!("{base}/jobs"), &[], &[]);
-    assert!(
-        err.contains(&format!("did you mean {base} ?")),
-        "{err}"
-    );
+    assert!(err.contains(&format!("did you mean {base} ?")), "{err}");
     let err = m.mount_fails(&format!("{base}/jobs/{LITERALS}"), &[], &[]);
     assert!(err.contains(&format!("did you mean {base} ?")), "{err}");
     assert!(err.contains("weaverfs get"), "{err}");
 
     // A plain web server (nginx with an index page).
     let site = tempfile::tempdir().unwrap();
-    std::fs::write(site.path().join("index.html"), "<html><body>hello</body></html>").unwrap();
+    std::fs::write(
+        site.path().join("index.html"),
+        "<html><body>hello</body></html>",
+    )
+    .unwrap();
     let nginx = common::nginx::Nginx::serve(site.path());
     let err = m.mount_fails(&nginx.url(), &[], &[]);
     assert!(err.contains("is a web page"), "{err}");
@@ -191,7 +201,11 @@ fn get_fails_for_a_job_that_has_not_succeeded_and_names_its_state() {
         let dir = out.path().join(job);
         let res = weaverfs(&["get", &url, job, "-o", dir.to_str().unwrap()]);
         assert!(!res.status.success(), "{job}: {}", stderr(&res));
-        assert!(stderr(&res).contains(&format!("is {state}")), "{}", stderr(&res));
+        assert!(
+            stderr(&res).contains(&format!("is {state}")),
+            "{}",
+            stderr(&res)
+        );
         // What it has is written: the job's own documents.
         assert!(dir.join(".job/status.json").exists());
     }
@@ -201,7 +215,14 @@ fn get_fails_for_a_job_that_has_not_succeeded_and_names_its_state() {
     // --wait: the job finishes while get waits for it.
     let dir = out.path().join("waited");
     let mut child = Command::new(BIN)
-        .args(["get", &url, RUNNING, "--wait", "0.2s", "-o", dir.to_str().unwrap()])
+        .args([
+            "get",
+            &url,
+            RUNNING,
+            "--wait=0.2s",
+            "-o",
+            dir.to_str().unwrap(),
+        ])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -228,7 +249,11 @@ fn get_takes_job_urls_and_config_names_and_shows_only_its_options() {
     assert!(res.status.success(), "{}", stderr(&res));
     assert!(dir.join(".job/status.json").exists());
     // Sizes in human units, not raw byte counts.
-    assert!(stderr(&res).contains(" B fetched") || stderr(&res).contains("iB fetched"), "{}", stderr(&res));
+    assert!(
+        stderr(&res).contains(" B fetched") || stderr(&res).contains("iB fetched"),
+        "{}",
+        stderr(&res)
+    );
 
     let config = out.path().join("config.toml");
     std::fs::write(&config, format!("[servers.demo]\nurl = \"{url}\"\n")).unwrap();
@@ -246,10 +271,19 @@ fn get_takes_job_urls_and_config_names_and_shows_only_its_options() {
     assert!(dir.join(".job/status.json").exists());
 
     let help = String::from_utf8(weaverfs(&["get", "--help"]).stdout).unwrap();
-    for mount_only in ["--listing-ttl", "--active-ttl", "--allow-other", "--uid", "--foreground"] {
+    for mount_only in [
+        "--listing-ttl",
+        "--active-ttl",
+        "--allow-other",
+        "--uid",
+        "--foreground",
+    ] {
         assert!(!help.contains(mount_only), "get --help shows {mount_only}");
     }
-    assert!(help.contains("--wait") && help.contains("--block-size"), "{help}");
+    assert!(
+        help.contains("--wait") && help.contains("--block-size"),
+        "{help}"
+    );
 }
 
 #[test]
@@ -286,24 +320,46 @@ fn habits_from_sshfs_rclone_and_mount_s3_work() {
 
 #[test]
 fn mistakes_are_named_as_typed() {
-    let res = weaverfs(&["mount", "http://127.0.0.1:9/w", "/nonexistent", "-o", "cachesize=64M"]);
+    let res = weaverfs(&[
+        "mount",
+        "http://127.0.0.1:9/w",
+        "/nonexistent",
+        "-o",
+        "cachesize=64M",
+    ]);
     assert!(!res.status.success());
-    assert!(stderr(&res).contains("-o cachesize=64M; did you mean cache_size?"), "{}", stderr(&res));
+    assert!(
+        stderr(&res).contains("-o cachesize=64M; did you mean cache_size?"),
+        "{}",
+        stderr(&res)
+    );
 
     let helper = tempfile::tempdir().unwrap();
     let link = helper.path().join("mount.weaverfs");
     std::os::unix::fs::symlink(BIN, &link).unwrap();
     let out = Command::new(&link)
-        .args(["http://127.0.0.1:9/w", "/nonexistent", "-o", "cachesize=64M"])
+        .args([
+            "http://127.0.0.1:9/w",
+            "/nonexistent",
+            "-o",
+            "cachesize=64M",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("-o cachesize=64M"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("-o cachesize=64M"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!stderr(&out).contains("--cachesize"), "{}", stderr(&out));
     let out = Command::new(&link).arg("--help").output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let usage = String::from_utf8_lossy(&out.stdout);
-    assert!(usage.contains("usage: mount.weaverfs") && usage.contains("cache_size="), "{usage}");
+    assert!(
+        usage.contains("usage: mount.weaverfs") && usage.contains("cache_size="),
+        "{usage}"
+    );
 }
 
 #[test]
@@ -331,7 +387,10 @@ fn logs_have_no_colour_off_a_terminal_and_go_somewhere_without_syslog() {
     let said = stderr(&res);
     let _ = weaverfs(&["unmount", dir.path().to_str().unwrap()]);
     assert!(res.status.success(), "{said}");
-    assert!(said.contains(&format!("logs go to {}", file.display())), "{said}");
+    assert!(
+        said.contains(&format!("logs go to {}", file.display())),
+        "{said}"
+    );
     eventually("the log file has the mount", || {
         std::fs::read_to_string(&file).is_ok_and(|s| s.contains("mounted at"))
     });
@@ -340,13 +399,23 @@ fn logs_have_no_colour_off_a_terminal_and_go_somewhere_without_syslog() {
 #[test]
 fn version_completions_and_man_page() {
     let out = String::from_utf8(weaverfs(&["--version"]).stdout).unwrap();
-    assert!(out.starts_with("weaverfs 0.") && out.contains("(commit "), "{out}");
+    assert!(
+        out.starts_with("weaverfs 0.") && out.contains("(commit "),
+        "{out}"
+    );
     let bash = String::from_utf8(weaverfs(&["completions", "bash"]).stdout).unwrap();
-    assert!(bash.contains("complete -F") && bash.contains("umount"), "{bash}");
+    assert!(
+        bash.contains("complete -F") && bash.contains("umount"),
+        "{bash}"
+    );
     let zsh = weaverfs(&["completions", "zsh"]);
     assert!(zsh.status.success() && String::from_utf8_lossy(&zsh.stdout).contains("#compdef"));
     let man = String::from_utf8(weaverfs(&["man"]).stdout).unwrap();
-    assert!(man.contains(".TH weaverfs") && man.contains("mount"), "{}", &man[..200.min(man.len())]);
+    assert!(
+        man.contains(".TH weaverfs") && man.contains("mount"),
+        "{}",
+        &man[..200.min(man.len())]
+    );
 }
 
 #[test]

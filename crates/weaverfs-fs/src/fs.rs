@@ -214,7 +214,9 @@ impl WeaverFs {
 
 /// The bytes of `bytes` from `offset`, at most `size` of them.
 fn slice(bytes: &Bytes, offset: u64, size: u32) -> Bytes {
-    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
     let end = start.saturating_add(size as usize).min(bytes.len());
     bytes.slice(start..end)
 }

@@ -24,7 +24,12 @@ impl ApiClient {
         let answer = async {
             let resp = self
                 .http
-                .send(Method::GET, self.base.clone(), &[(ACCEPT, JSON)], "mount URL")
+                .send(
+                    Method::GET,
+                    self.base.clone(),
+                    &[(ACCEPT, JSON)],
+                    "mount URL",
+                )
                 .await?;
             let ctype = resp
                 .headers()
@@ -80,7 +85,12 @@ mod tests {
 
     #[test]
     fn a_jobs_url_points_to_its_base() {
-        let m = classify("https://h/weaver/jobs", "application/json", br#"{"jobs": []}"#, "x");
+        let m = classify(
+            "https://h/weaver/jobs",
+            "application/json",
+            br#"{"jobs": []}"#,
+            "x",
+        );
         assert!(m.contains("did you mean https://h/weaver ?"), "{m}");
     }
 
@@ -98,7 +108,12 @@ mod tests {
 
     #[test]
     fn a_web_page_says_so() {
-        let m = classify("https://h", "text/html", b"<html>hi</html>", "not found: 404");
+        let m = classify(
+            "https://h",
+            "text/html",
+            b"<html>hi</html>",
+            "not found: 404",
+        );
         assert!(m.contains("is a web page"), "{m}");
         assert!(m.contains("e.g. https://host/weaver"), "{m}");
     }
@@ -106,6 +121,9 @@ mod tests {
     #[test]
     fn other_answers_name_the_listing_error() {
         let m = classify("https://h", "application/json", b"{}", "not found: 404");
-        assert!(m.contains("does not answer like") && m.contains("404"), "{m}");
+        assert!(
+            m.contains("does not answer like") && m.contains("404"),
+            "{m}"
+        );
     }
 }

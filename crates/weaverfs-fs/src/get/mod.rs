@@ -146,7 +146,10 @@ async fn job_state(fs: &WeaverFs, opts: &GetOptions) -> Result<State, String> {
             return Ok(state);
         };
         if said.as_ref() != Some(&state.word) {
-            eprintln!("weaverfs: job {} is {}; waiting for it to finish", opts.job, state.word);
+            eprintln!(
+                "weaverfs: job {} is {}; waiting for it to finish",
+                opts.job, state.word
+            );
             said = Some(state.word);
         }
         tokio::time::sleep(every).await;

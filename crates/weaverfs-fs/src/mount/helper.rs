@@ -43,11 +43,17 @@ pub fn option_flags(opts: &str, known: KnownOption) -> Result<Vec<OsString>, Str
         match (known(&flag), value) {
             (None, _) => {
                 let squashed = |s: &str| s.replace(['_', '-'], "");
-                let hint = ["cache-size", "block-size", "allow-other", "log-file", "file-mode"]
-                    .into_iter()
-                    .find(|k| squashed(k) == squashed(name) && known(k).is_some())
-                    .map(|k| format!("; did you mean {}?", k.replace('-', "_")))
-                    .unwrap_or_default();
+                let hint = [
+                    "cache-size",
+                    "block-size",
+                    "allow-other",
+                    "log-file",
+                    "file-mode",
+                ]
+                .into_iter()
+                .find(|k| squashed(k) == squashed(name) && known(k).is_some())
+                .map(|k| format!("; did you mean {}?", k.replace('-', "_")))
+                .unwrap_or_default();
                 return Err(format!("unknown mount option -o {opt}{hint}"));
             }
             (Some(true), None) => {
@@ -167,7 +173,13 @@ mod tests {
     /// The options of `weaverfs mount` these tests use: name, takes a value.
     fn known(name: &str) -> Option<bool> {
         let flags = ["allow-other", "plain-names"];
-        let valued = ["uid", "gid", "cache-size", "read-ahead-blocks", "listing-ttl"];
+        let valued = [
+            "uid",
+            "gid",
+            "cache-size",
+            "read-ahead-blocks",
+            "listing-ttl",
+        ];
         (flags.contains(&name) || valued.contains(&name)).then(|| valued.contains(&name))
     }
 

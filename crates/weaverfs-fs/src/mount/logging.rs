@@ -57,7 +57,8 @@ pub fn init(verbose: u8, target: LogTarget) -> Result<Option<PathBuf>, String> {
     let target = match &fallback {
         Some(path) => {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| format!("log directory {}: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("log directory {}: {e}", dir.display()))?;
             }
             LogTarget::File(path)
         }
