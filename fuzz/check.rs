@@ -59,7 +59,8 @@ pub fn status(data: &[u8]) {
 
 /// A page of the job listing, and the root names made of its ids.
 pub fn listing(data: &[u8]) {
-    if let Ok(page) = Page::parse(data) {
+    let url = url::Url::parse("http://h/weaver/jobs?limit=1000&page=0").unwrap();
+    if let Ok(page) = Page::parse(data, &url) {
         let mut names = UniqueNames::default();
         let mut seen = HashSet::new();
         for id in &page.ids {

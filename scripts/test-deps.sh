@@ -22,6 +22,12 @@ command -v mount >/dev/null || need+=(mount)
 command -v runuser >/dev/null || need+=(util-linux)
 command -v useradd >/dev/null || need+=(passwd)
 command -v script >/dev/null || need+=(bsdutils)
+# Real OGC API - Processes servers (tests/servers.rs, issue 10): fastprocesses needs Redis;
+# pygeoapi and fastprocesses themselves go into venvs below, after the packages.
+command -v redis-server >/dev/null || need+=(redis-server)
+# A site cache for the cluster tests (tests/cluster.rs) and scripts/bench-cluster.sh: Debian's
+# Squid, started by the tests on 127.0.0.1 (the package's own service is not used).
+command -v squid >/dev/null || need+=(squid)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -33,4 +39,8 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# pygeoapi 0.24 and fastprocesses 0.24 from PyPI, each in its own venv under
+# $WEAVERFS_TEST_SERVERS (default target/test-servers); needs a Python >= 3.12 (found on PATH
+# or under pyenv, or named by $WEAVERFS_PYTHON). Does nothing once installed.
+python3 "$(dirname "$0")/test-servers.py" install
 [ -e /dev/fuse ] || { echo "no /dev/fuse on this machine: the real-mount tests cannot run" >&2; exit 1; }

@@ -116,6 +116,13 @@ enum Command {
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff): `weaverfs man > ~/.local/share/man/man1/weaverfs.1`.
     Man,
+    /// Show what a --cache-dir holds (bytes, files, hit rate, how much of each file), or
+    /// empty it with --clear (mounts using it keep working and fetch again).
+    Cache {
+        dir: PathBuf,
+        #[arg(long)]
+        clear: bool,
+    },
     /// Show a mount's counters (requests, bytes, cache, errors, latency) as a table.
     Stats {
         mountpoint: PathBuf,
@@ -240,6 +247,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Man => clap_mangen::Man::new(Cli::command())
             .render(&mut std::io::stdout())
             .map_err(|e| format!("cannot write the man page: {e}")),
+        Command::Cache { dir, clear } => weaverfs_fs::cache::disk::print_report(&dir, clear),
         Command::Stats { mountpoint, json } => weaverfs_fs::stats::print_stats(&mountpoint, json),
         Command::Serve {
             addr,

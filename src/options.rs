@@ -1,14 +1,17 @@
 //! The options `mount` and `get` share, grouped as `--help` shows them, and the parsers of
 //! sizes (`256M`, `1T`) and durations (`30`, `0.5`, `30s`, `5m`, `1.5h`, `200ms`).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 
+use weaverfs_fs::cache::DiskLimits;
 use weaverfs_fs::client::auth::args::AuthArgs;
+use weaverfs_fs::client::proxy::ProxyOptions;
 use weaverfs_fs::mount::MountConfig;
 
-/// Memory and request sizes (mount and get).
+/// Memory, disk and request sizes (mount and get).
 #[derive(Args, Clone)]
 #[command(next_help_heading = "Cache")]
 pub struct CacheArgs {
@@ -18,6 +21,16 @@ pub struct CacheArgs {
     /// Size of a cached block, and of most range requests.
     #[arg(long, default_value = "1M", value_parser = parse_size, value_name = "SIZE")]
     pub block_size: u64,
+    /// Keep file blocks on disk in DIR too, across unmounts and reboots; several mounts may
+    /// share one DIR (see `weaverfs cache DIR`).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Largest size of --cache-dir (blocks as allocated on disk).
+    #[arg(long, default_value = "10G", value_parser = parse_size, value_name = "SIZE")]
+    pub cache_dir_size: u64,
+    /// Percent of the cache directory's filesystem always left free.
+    #[arg(long, default_value_t = 5.0, value_name = "PERCENT")]
+    pub cache_dir_min_free: f64,
     /// Keep bare output ids as file names (no extension added).
     #[arg(long)]
     pub plain_names: bool,
@@ -41,7 +54,7 @@ pub struct FreshArgs {
     pub read_ahead_blocks: u64,
 }
 
-/// Timeouts and retries (mount and get).
+/// Timeouts, retries and proxies (mount and get).
 #[derive(Args, Clone)]
 #[command(next_help_heading = "Network")]
 pub struct NetArgs {
@@ -57,6 +70,14 @@ pub struct NetArgs {
     /// All the attempts at one request together take at most this.
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub retry_max_time: Duration,
+    /// Proxies, CVMFS style: `http://a:3128|http://b:3128;DIRECT` (`|` shares the load, `;`
+    /// fails over in order, DIRECT is no proxy). Default: HTTP_PROXY/HTTPS_PROXY/NO_PROXY.
+    #[arg(long, value_name = "LIST")]
+    pub proxy: Option<String>,
+    /// Send the requests for ORIGIN (an href file host) to a site cache in front of it:
+    /// `https://files.example.org=http://cache.site:3129` (repeatable).
+    #[arg(long, value_name = "ORIGIN=URL")]
+    pub site_cache: Vec<String>,
 }
 
 /// What `mount` and `get` have in common.
@@ -78,6 +99,25 @@ impl ClientArgs {
         cfg.http.auth = resolved.auth;
         cfg.http.tls = resolved.tls;
         cfg.cache_size = self.cache.cache_size;
+        if !(0.0..100.0).contains(&self.cache.cache_dir_min_free) {
+            return Err("--cache-dir-min-free must be a percentage below 100".into());
+        }
+        cfg.disk_cache = self.cache.cache_dir.clone().map(|dir| {
+            let limits = DiskLimits {
+                max_bytes: self.cache.cache_dir_size,
+                min_free: self.cache.cache_dir_min_free / 100.0,
+            };
+            (dir, limits)
+        });
+        if let Some(list) = &self.net.proxy {
+            cfg.http.proxy.groups = ProxyOptions::parse_list(list)?;
+        }
+        for arg in &self.net.site_cache {
+            cfg.http
+                .proxy
+                .site_caches
+                .push(ProxyOptions::parse_site_cache(arg)?);
+        }
         cfg.block_size = self.cache.block_size;
         cfg.tree.plain_names = self.cache.plain_names;
         if let Some(f) = fresh {

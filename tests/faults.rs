@@ -570,3 +570,95 @@ fn connection_refused_is_retried_until_the_server_listens() {
         assert_eq!(Some(meta.size), server.file_size(&path));
     });
 }
+
+fn small_url() -> String {
+    format!("/wpsoutputs/{}/output_text/result.txt", jobs::FILES)
+}
+
+fn small_rel() -> String {
+    format!("{}/output_text.txt", jobs::FILES)
+}
+
+/// A whole-file request of a file smaller than a block, shifted in transit past its end (416),
+/// or answered 412 or 416 by a confused hop, is a fault: retried to the exact bytes after a
+/// fresh HEAD shows the file unchanged, never ESTALE.
+#[test]
+fn a_shifted_or_refused_range_on_a_small_file_is_retried_not_estale() {
+    let statuses = [412, 416].map(|code| Fault::Status {
+        code,
+        retry_after: None,
+    });
+    let shift = Fault::ShiftRange { by: 1 << 20 };
+    for fault in [shift, Fault::ShiftRange { by: 10 }]
+        .into_iter()
+        .chain(statuses)
+    {
+        let m = mount(&[]);
+        let (path, url) = (m.path(&small_rel()), small_url());
+        let want = truth(&m, &url);
+        assert!((want.len() as u64) < BLOCK, "a file smaller than a block");
+        assert_eq!(fs::metadata(&path).unwrap().len(), want.len() as u64);
+        m.server.clear_requests();
+        m.server.inject(&url, fault.clone());
+        // Two handles on the same block, as readers sharing one request.
+        let (a, b) = (open_direct(&path), open_direct(&path));
+        let reader = std::thread::spawn(move || read_block(&b, 0));
+        let got = read_block(&a, 0).unwrap_or_else(|e| panic!("{fault:?}: {e}"));
+        assert!(got == want, "{fault:?}: wrong bytes");
+        let other = reader.join().unwrap();
+        assert!(other.unwrap() == want, "{fault:?}: the second reader");
+        assert_eq!(m.server.pending_faults(), 0, "{fault:?} was not applied");
+        // The handle is not marked changed: it keeps reading.
+        assert!(read_block(&a, 0).unwrap() == want, "{fault:?}");
+        m.unmount();
+    }
+}
+
+/// One 200 to a range request from a server that serves ranges is one odd answer: retried as a
+/// range, and the file's later reads stay range requests.
+#[test]
+fn a_single_200_to_a_range_is_not_a_verdict() {
+    let m = mount(&["--read-ahead-blocks", "0"]);
+    let (path, url) = (m.path(&big_rel()), big_url());
+    let want = truth(&m, &url);
+    let f = open_direct(&path);
+    assert!(read_block(&f, 0).unwrap() == want[..BLOCK as usize]);
+    m.server.clear_requests();
+    m.server.inject(&url, Fault::IgnoreRange);
+    for index in 1..4u64 {
+        let span = (index * BLOCK) as usize..((index + 1) * BLOCK) as usize;
+        assert!(
+            read_block(&f, index).unwrap() == want[span],
+            "block {index}"
+        );
+    }
+    let by_range = gets_by_range(&m, &url);
+    assert!(
+        !by_range.contains_key(""),
+        "a GET without Range: {by_range:?}"
+    );
+    // Block 1 twice (the ignored one and its retry), 2 and 3 once.
+    assert_eq!(by_range.values().sum::<usize>(), 4, "{by_range:?}");
+    drop(f);
+    m.unmount();
+}
+
+/// A server that ignores Range, with a cache smaller than the file: the file is still read whole
+/// and exact, by one reader and by several at once.
+#[test]
+fn a_range_ignoring_file_larger_than_the_cache_is_still_readable() {
+    let cfg = ServerConfig {
+        ignore_range: true,
+        big_file_size: 12 << 20,
+        ..ServerConfig::default()
+    };
+    let m = mount_with(cfg, &["--block-size", "1M", "--cache-size", "2M"]);
+    let path = m.path(&big_rel());
+    let want = std::sync::Arc::new(truth(&m, &big_url()));
+    assert!(fs::read(&path).unwrap() == *want, "one reader");
+    concurrent_reads(3, move |_| {
+        let got = fs::read(&path).unwrap();
+        assert!(got == *want, "wrong bytes");
+    });
+    m.unmount();
+}

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod nginx;
+pub mod real_servers;
+pub mod squid;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

@@ -37,7 +37,8 @@ error_log {d}/error.log;
 pid {d}/nginx.pid;
 events {{ worker_connections 64; }}
 http {{
-    access_log off;
+    log_format bytes '$request_method $uri $status $body_bytes_sent';
+    access_log {d}/access.log bytes;
     client_body_temp_path {d}/body;
     proxy_temp_path {d}/proxy;
     fastcgi_temp_path {d}/fastcgi;
@@ -72,6 +73,18 @@ http {{
             addr,
             _dir: dir,
         }
+    }
+
+    /// Body bytes nginx sent for `uri` so far, from its access log (what the origin served).
+    pub fn bytes_sent(&self, uri: &str) -> u64 {
+        let log = std::fs::read_to_string(self._dir.path().join("access.log")).unwrap_or_default();
+        log.lines()
+            .filter_map(|l| {
+                let mut f = l.split(' ');
+                let (_, path, _, bytes) = (f.next()?, f.next()?, f.next()?, f.next()?);
+                (path == uri).then(|| bytes.parse::<u64>().ok())?
+            })
+            .sum()
     }
 
     pub fn url(&self) -> String {

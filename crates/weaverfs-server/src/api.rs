@@ -38,7 +38,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             .route(&format!("{base}/outputs"), get(job_outputs))
             .route(&format!("{base}/inputs"), get(job_inputs))
             .route(&format!("{base}/logs"), get(job_logs))
-            .route(&format!("{base}/exceptions"), get(job_exceptions));
+            .route(&format!("{base}/exceptions"), get(job_exceptions))
+            .route(&format!("{base}/statistics"), get(job_statistics))
+            .route(&format!("{base}/prov"), get(job_prov));
     }
     router
 }
@@ -439,6 +441,49 @@ async fn job_exceptions(
         "application/json",
         &view.def.exceptions,
     ))
+}
+
+/// Weaver's `/statistics` of a successful job: per-output file sizes (the old imitation
+/// predates it: 404).
+async fn job_statistics(
+    State(shared): State<Arc<Shared>>,
+    Path(path): Path<JobPath>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> ApiResult {
+    let view = find_job(&shared, &path)?;
+    let urls = urls(&shared, &headers, &uri);
+    require_success(&view, &urls)?;
+    if view.def.legacy {
+        return Err(ApiError::not_found(uri.path()));
+    }
+    let files: Vec<Value> = view
+        .def
+        .files
+        .iter()
+        .map(|f| json!({"path": f.path}))
+        .collect();
+    let body = json!({"application": {"usedMemoryBytes": 1 << 20}, "outputs": files});
+    Ok(json_response(StatusCode::OK, "application/json", &body))
+}
+
+/// Weaver's W3C PROV document of a successful job (only where CWL provenance is on: not for
+/// the old imitation).
+async fn job_prov(
+    State(shared): State<Arc<Shared>>,
+    Path(path): Path<JobPath>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> ApiResult {
+    let view = find_job(&shared, &path)?;
+    let urls = urls(&shared, &headers, &uri);
+    require_success(&view, &urls)?;
+    if view.def.legacy {
+        return Err(ApiError::not_found(uri.path()));
+    }
+    let body = json!({"prefix": {"wf": "https://w3id.org/cwl/prov#"},
+                      "activity": {format!("id:{}", view.def.id): {"prov:type": "wfprov:WorkflowRun"}}});
+    Ok(json_response(StatusCode::OK, "application/json", &body))
 }
 
 #[cfg(test)]

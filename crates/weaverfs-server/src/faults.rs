@@ -36,6 +36,9 @@ pub enum Fault {
     WrongContentRange,
     /// Ignores Range: 200 and the whole file.
     IgnoreRange,
+    /// Moves the requested range `by` bytes further before the file host sees it, as a
+    /// confused hop might: past the end of a small file this is a 416.
+    ShiftRange { by: u64 },
     /// Replaces the file (new ETag, new bytes, same size) just before answering.
     ChangeFile,
 }
@@ -54,18 +57,25 @@ impl Fault {
             Fault::ShortBody { .. } => "short body".into(),
             Fault::WrongContentRange => "wrong Content-Range".into(),
             Fault::IgnoreRange => "range ignored".into(),
+            Fault::ShiftRange { .. } => "range shifted".into(),
             Fault::ChangeFile => "file changed".into(),
         }
     }
 
     /// Whether the fault can be applied to this request (a body fault needs a GET, a range
-    /// fault a Range request, a file change a file).
+    /// fault, 412 or 416 a Range request, a file change a file).
     fn applies_to(&self, method: &Method, path: &str, has_range: bool) -> bool {
         let get = method == Method::GET;
         match self {
             Fault::Reset { .. } | Fault::Stall { .. } | Fault::ShortBody { .. } => get,
-            Fault::WrongContentRange | Fault::IgnoreRange => get && has_range,
+            Fault::WrongContentRange | Fault::IgnoreRange | Fault::ShiftRange { .. } => {
+                get && has_range
+            }
             Fault::ChangeFile => files::file_key(path).is_some(),
+            // What a confused hop answers to a range request, not to a plain one.
+            Fault::Status {
+                code: 412 | 416, ..
+            } => get && has_range,
             Fault::Status { .. } | Fault::SlowFirstByte(_) => true,
         }
     }
@@ -203,6 +213,18 @@ async fn apply(shared: &Shared, fault: Fault, mut req: Request, next: Next) -> R
             req.headers_mut().remove(header::IF_RANGE);
             next.run(req).await
         }
+        Fault::ShiftRange { by } => {
+            let shifted = req
+                .headers()
+                .get(header::RANGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| shift_range(v, by))
+                .and_then(|v| HeaderValue::from_str(&v).ok());
+            if let Some(v) = shifted {
+                req.headers_mut().insert(header::RANGE, v);
+            }
+            next.run(req).await
+        }
         Fault::ChangeFile => {
             let path = req.uri().path();
             if let (Some(key), files::Resolved::File(_)) =
@@ -245,6 +267,16 @@ fn shift_content_range(v: &str) -> Option<String> {
     let (a, b) = range.split_once('-')?;
     let (a, b): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
     Some(format!("bytes {}-{}/{total}", a + 1, b + 1))
+}
+
+/// `bytes=0-9` → `bytes=10-19` for `by` 10 (open ranges `bytes=5-` move too).
+fn shift_range(v: &str, by: u64) -> Option<String> {
+    let (a, b) = v.strip_prefix("bytes=")?.split_once('-')?;
+    let a = a.trim().parse::<u64>().ok()? + by;
+    match b.trim() {
+        "" => Some(format!("bytes={a}-")),
+        b => Some(format!("bytes={a}-{}", b.parse::<u64>().ok()? + by)),
+    }
 }
 
 fn status_response(code: u16, retry_after: Option<u64>) -> Response {
@@ -376,5 +408,8 @@ mod tests {
             Some("bytes 1-100/1234")
         );
         assert_eq!(shift_content_range("bytes */1234"), None);
+        assert_eq!(shift_range("bytes=0-9", 10).as_deref(), Some("bytes=10-19"));
+        assert_eq!(shift_range("bytes=5-", 1).as_deref(), Some("bytes=6-"));
+        assert_eq!(shift_range("bytes=-5", 1), None);
     }
 }

@@ -12,6 +12,7 @@ mod faults;
 mod files;
 pub mod hostile;
 pub mod jobs;
+pub mod ogc;
 mod range;
 mod render;
 mod state;
@@ -152,6 +153,11 @@ impl TestServer {
     /// `http://127.0.0.1:PORT/weaver`
     pub fn api_url(&self) -> String {
         format!("{}/weaver", self.base_url())
+    }
+
+    /// `http://127.0.0.1:PORT/ogc`: the sample OGC API - Processes server that is not Weaver.
+    pub fn ogc_url(&self) -> String {
+        format!("{}{}", self.base_url(), ogc::PREFIX)
     }
 
     /// `http://127.0.0.1:PORT/wpsoutputs`
@@ -337,6 +343,7 @@ impl Drop for TestServer {
 fn router(shared: Arc<Shared>) -> Router {
     let file_routes = get(files::serve).head(files::serve);
     api::routes()
+        .merge(ogc::routes())
         .route(files::PREFIX, file_routes.clone())
         .route(&format!("{}/", files::PREFIX), file_routes.clone())
         .route(&format!("{}/{{*path}}", files::PREFIX), file_routes)

@@ -1,5 +1,7 @@
-//! `nullfs MNT [SIZE_BYTES]`: mounts a read-only directory holding one file, `zeros`, of SIZE
-//! bytes (1 GiB by default) that reads as zeros from memory. The benchmark's FUSE limit: the
+//! `nullfs MNT [SIZE_BYTES]`: mounts a read-only directory holding `zeros`, a file of SIZE bytes
+//! (1 GiB by default) that reads as zeros from memory, and two directories of small zero files
+//! for the listing and first-read limits: `many/` (1000 files `f000`..) and `some/` (100 files
+//! `f00`..), each SMALL bytes. The benchmark's FUSE limit: the
 //! same kernel knobs as weaverfs (`crates/weaverfs-fs/src/mount/`) and no work per read. Opens
 //! keep the page cache (FOPEN_KEEP_CACHE), so a warm re-read shows page-cache reuse. Stays in
 //! the foreground until `fusermount3 -u MNT`.
@@ -21,6 +23,10 @@ const MAX_BACKGROUND: u16 = 64;
 const ROOT: u64 = 1;
 const FILE: u64 = 2;
 const NAME: &str = "zeros";
+/// The directories of small files: name, inode, how many files, first file inode.
+const DIRS: [(&str, u64, u64, u64); 2] = [("many", 3, 1000, 1000), ("some", 4, 100, 3000)];
+/// Size of each small file.
+const SMALL: u64 = 8192;
 /// Nothing ever changes, so the kernel may keep attributes for as long as it likes.
 const TTL: Duration = Duration::from_secs(3600);
 static ZEROS: [u8; MAX_READ as usize] = [0; MAX_READ as usize];
@@ -31,10 +37,12 @@ struct NullFs {
 
 impl NullFs {
     fn attr(&self, ino: u64) -> FileAttr {
-        let (kind, perm, size) = if ino == ROOT {
+        let (kind, perm, size) = if ino == ROOT || DIRS.iter().any(|d| d.1 == ino) {
             (FileType::Directory, 0o555, 0)
-        } else {
+        } else if ino == FILE {
             (FileType::RegularFile, 0o444, self.size)
+        } else {
+            (FileType::RegularFile, 0o444, SMALL)
         };
         FileAttr {
             ino: INodeNo(ino),
@@ -66,16 +74,15 @@ impl Filesystem for NullFs {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        if parent.0 == ROOT && name == NAME {
-            reply.entry(&TTL, &self.attr(FILE), Generation(0));
-        } else {
-            reply.error(Errno::ENOENT);
+        match find(parent.0, name.to_str().unwrap_or("")) {
+            Some(ino) => reply.entry(&TTL, &self.attr(ino), Generation(0)),
+            None => reply.error(Errno::ENOENT),
         }
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         match ino.0 {
-            ROOT | FILE => reply.attr(&TTL, &self.attr(ino.0)),
+            ino if ino <= 4 || file_name(ino).is_some() => reply.attr(&TTL, &self.attr(ino)),
             _ => reply.error(Errno::ENOENT),
         }
     }
@@ -87,7 +94,7 @@ impl Filesystem for NullFs {
     fn read(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         _fh: FileHandle,
         offset: u64,
         size: u32,
@@ -95,23 +102,35 @@ impl Filesystem for NullFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        let len = (size as u64).min(self.size.saturating_sub(offset)) as usize;
+        let file_size = if ino.0 == FILE { self.size } else { SMALL };
+        let len = (size as u64).min(file_size.saturating_sub(offset)) as usize;
         reply.data(&ZEROS[..len.min(ZEROS.len())]);
     }
 
     fn readdir(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         _fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let entries = [
-            (ROOT, FileType::Directory, "."),
-            (ROOT, FileType::Directory, ".."),
-            (FILE, FileType::RegularFile, NAME),
+        let mut entries = vec![
+            (ino.0, FileType::Directory, ".".to_string()),
+            (ROOT, FileType::Directory, "..".to_string()),
         ];
+        if ino.0 == ROOT {
+            entries.push((FILE, FileType::RegularFile, NAME.to_string()));
+            entries.extend(
+                DIRS.iter()
+                    .map(|d| (d.1, FileType::Directory, d.0.to_string())),
+            );
+        } else if let Some(&(_, _, count, first)) = DIRS.iter().find(|d| d.1 == ino.0) {
+            entries.extend(
+                (first..first + count)
+                    .filter_map(|i| file_name(i).map(|n| (i, FileType::RegularFile, n))),
+            );
+        }
         for (i, (ino, kind, name)) in entries.iter().enumerate().skip(offset as usize) {
             if reply.add(INodeNo(*ino), i as u64 + 1, *kind, name) {
                 break;
@@ -119,6 +138,26 @@ impl Filesystem for NullFs {
         }
         reply.ok();
     }
+}
+
+/// The inode of `name` in directory `parent`.
+fn find(parent: u64, name: &str) -> Option<u64> {
+    if parent == ROOT {
+        if name == NAME {
+            return Some(FILE);
+        }
+        return DIRS.iter().find(|d| d.0 == name).map(|d| d.1);
+    }
+    let &(_, _, count, first) = DIRS.iter().find(|d| d.1 == parent)?;
+    let ino = first + name.strip_prefix('f')?.parse::<u64>().ok()?;
+    (ino < first + count && file_name(ino).as_deref() == Some(name)).then_some(ino)
+}
+
+/// The name of small file `ino`: `f000`.. in `many/`, `f00`.. in `some/`.
+fn file_name(ino: u64) -> Option<String> {
+    let &(_, _, count, first) = DIRS.iter().find(|d| (d.3..d.3 + d.2).contains(&ino))?;
+    let width = if count > 100 { 3 } else { 2 };
+    Some(format!("f{:0width$}", ino - first))
 }
 
 /// As crates/weaverfs-fs/src/mount/mod.rs: the kernel sends reads of up to 1 MiB only once the mount's bdi

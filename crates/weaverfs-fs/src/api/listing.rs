@@ -25,9 +25,9 @@ pub struct Page {
 }
 
 impl Page {
-    /// Parses a page. Entries that are not ids (numbers, objects without a string id) are
-    /// skipped with a warning.
-    pub fn parse(body: &[u8]) -> std::result::Result<Page, String> {
+    /// Parses a page served from `url`. Entries that are not ids (numbers, objects without a
+    /// string id) are skipped with a warning; a relative `next` link is resolved against `url`.
+    pub fn parse(body: &[u8], url: &url::Url) -> std::result::Result<Page, String> {
         let doc: Value =
             serde_json::from_slice(body).map_err(|e| format!("job listing is not JSON: {e}"))?;
         let jobs = doc
@@ -59,7 +59,7 @@ impl Page {
             .flatten()
             .find(|l| l.get("rel").and_then(Value::as_str) == Some("next"))
             .and_then(|l| l.get("href").and_then(Value::as_str))
-            .and_then(|href| url::Url::parse(href).ok())
+            .and_then(|href| super::answer::resolve(url, href))
             .and_then(|u| u.query().map(str::to_string));
         Ok(Page {
             ids,
@@ -105,8 +105,10 @@ pub async fn list_all(api: &ApiClient) -> Result<Vec<String>> {
         let total_says_more = total.is_some_and(|t| (page_no * PAGE_LIMIT) < t as usize);
         let next = match page.next_query {
             Some(q) => Some(q),
-            None if got >= PAGE_LIMIT || total_says_more => {
-                Some(format!("limit={PAGE_LIMIT}&page={page_no}"))
+            None if got >= PAGE_LIMIT => Some(format!("limit={PAGE_LIMIT}&page={page_no}")),
+            // A server capping `limit` below ours, without links: ask by offset.
+            None if total_says_more || total.is_some_and(|t| ids.len() < t as usize) => {
+                Some(format!("limit={PAGE_LIMIT}&offset={}", ids.len()))
             }
             None => None,
         };
@@ -128,12 +130,29 @@ pub async fn list_all(api: &ApiClient) -> Result<Vec<String>> {
 mod tests {
     use super::*;
 
+    fn base() -> url::Url {
+        url::Url::parse("https://h/weaver/jobs?limit=1000&page=0").unwrap()
+    }
+
+    #[test]
+    fn relative_next_links_are_followed() {
+        let body =
+            br#"{"jobs":[{"jobID":"a"}],"links":[{"href":"/jobs?limit=3&offset=3","rel":"next"}]}"#;
+        let p = Page::parse(body, &base()).unwrap();
+        assert_eq!(p.next_query.as_deref(), Some("limit=3&offset=3"));
+        let body = br#"{"jobs":[],"links":[{"href":"jobs?offset=6","rel":"next"}]}"#;
+        assert_eq!(
+            Page::parse(body, &base()).unwrap().next_query.as_deref(),
+            Some("offset=6")
+        );
+    }
+
     #[test]
     fn weaver_page() {
         let body = br#"{"jobs":["a","b"],"page":0,"limit":2,"count":2,"total":5,
             "links":[{"href":"https://h/weaver/jobs?page=1&limit=2","rel":"next"},
                      {"href":"https://h/weaver/jobs?page=0&limit=2","rel":"first"}]}"#;
-        let p = Page::parse(body).unwrap();
+        let p = Page::parse(body, &base()).unwrap();
         assert_eq!(p.ids, vec!["a", "b"]);
         assert_eq!(p.total, Some(5));
         assert_eq!(p.next_query.as_deref(), Some("page=1&limit=2"));
@@ -143,7 +162,7 @@ mod tests {
     fn ogc_page_of_status_objects() {
         let body = br#"{"jobs":[{"jobID":"x","status":"running"},{"id":"y"},{"nothing":1}],
             "links":[{"href":"https://other/jobs?offset=2","rel":"next"}]}"#;
-        let p = Page::parse(body).unwrap();
+        let p = Page::parse(body, &base()).unwrap();
         assert_eq!(p.ids, vec!["x", "y"]);
         assert_eq!(p.total, None);
         assert_eq!(p.next_query.as_deref(), Some("offset=2"));
@@ -151,8 +170,8 @@ mod tests {
 
     #[test]
     fn not_a_listing() {
-        assert!(Page::parse(b"[]").is_err());
-        assert!(Page::parse(b"{\"jobs\": 3}").is_err());
-        assert!(Page::parse(b"<html>").is_err());
+        assert!(Page::parse(b"[]", &base()).is_err());
+        assert!(Page::parse(b"{\"jobs\": 3}", &base()).is_err());
+        assert!(Page::parse(b"<html>", &base()).is_err());
     }
 }

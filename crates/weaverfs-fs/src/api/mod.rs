@@ -2,12 +2,16 @@
 //!
 //! Request URLs are always built from the mount URL; links and hrefs in responses are data.
 
+pub mod answer;
 pub mod listing;
 pub mod probe;
 pub mod results;
 pub mod status;
 
-use reqwest::header::{HeaderMap, HeaderName, ACCEPT, CONTENT_TYPE, LINK};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use reqwest::header::{HeaderMap, HeaderName, ACCEPT, LINK};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
@@ -26,7 +30,8 @@ static CONTENT_PROFILE: HeaderName = HeaderName::from_static("content-profile");
 #[derive(Debug, Clone)]
 pub struct Results {
     pub outputs: Vec<Output>,
-    pub raw: Vec<u8>,
+    /// The JSON document the outputs came from; None for raw and multipart bodies.
+    pub raw: Option<Vec<u8>>,
 }
 
 /// The job documents shown under `JOB/.job/`, besides the status.
@@ -35,18 +40,46 @@ pub enum JobDocument {
     Inputs,
     Logs,
     Exceptions,
+    Statistics,
+    Provenance,
 }
 
 #[derive(Clone, Debug)]
 pub struct ApiClient {
     http: HttpClient,
     base: Url,
+    /// The declared output ids of each process asked about.
+    processes: Arc<Mutex<HashMap<String, Vec<String>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The output ids of a process description: `outputs` as a mapping or a list of `{id}`, at
+/// the root or under `process` (older Weaver).
+fn output_ids(doc: &Value) -> Vec<String> {
+    let outputs = doc
+        .get("outputs")
+        .or_else(|| doc.get("process").and_then(|p| p.get("outputs")));
+    match outputs {
+        Some(Value::Object(map)) => map.keys().cloned().collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.get("id").and_then(Value::as_str).map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 impl ApiClient {
     /// `base` is the server's root (`https://host/weaver`), under which `/jobs` lives.
     pub fn new(base: Url, http: HttpClient) -> Self {
-        ApiClient { http, base }
+        ApiClient {
+            http,
+            base,
+            processes: Default::default(),
+        }
     }
 
     pub fn http(&self) -> &HttpClient {
@@ -124,7 +157,9 @@ impl ApiClient {
                     &headers,
                 ));
             }
-            listing::Page::parse(&body).map(Some).map_err(FsError::Io)
+            listing::Page::parse(&body, &url)
+                .map(Some)
+                .map_err(FsError::Io)
         };
         self.http.retry().run("job listing", attempt).await
     }
@@ -139,14 +174,15 @@ impl ApiClient {
 
     /// The results of a successful job. The OGC results document from `/results` is used when
     /// the server marks it as one (`Content-Profile: …/ogc-results`, Weaver >= 6.7); otherwise
-    /// (204 + Link, a raw value, multipart, an older Weaver that ignores the profile) Weaver's
-    /// stable `/outputs?schema=OGC`; and a JSON `/results` body only from a server that has no
-    /// `/outputs` (other OGC API - Processes servers).
-    pub async fn results(&self, id: &str) -> Result<Results> {
+    /// Weaver's stable `/outputs?schema=OGC`; and where the server has no `/outputs` (other
+    /// OGC API - Processes servers), whatever `/results` answered, read by [`answer`]: a raw
+    /// body, multipart parts, a JSON value or document, or the links of a 204.
+    /// `process` is the job's process id, for the names its declared outputs give.
+    pub async fn results(&self, id: &str, process: Option<&str>) -> Result<Results> {
         let what = format!("results of job {id}");
         let url = self.jobs_url(Some(id), Some("results"));
         let headers = [(ACCEPT, JSON), (ACCEPT_PROFILE.clone(), RESULTS_PROFILE)];
-        // One attempt: the answer, and its body when it is a JSON document.
+        // One attempt: the answer, with its body where it must be read.
         let attempt = || async {
             let resp = self
                 .http
@@ -159,59 +195,126 @@ impl ApiClient {
                 let headers = resp.headers().clone();
                 let body = read_document(resp, &what).await.unwrap_or_default();
                 return Err(http::with_retry_after(
-                    api_error(&what, status, &body),
+                    api_error(&format!("{what} ({url})"), status, &body),
                     &headers,
                 ));
             }
             let profiled = is_results_profile(resp.headers());
-            let is_json = resp
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(is_json_media);
-            let document = if status == StatusCode::OK && is_json {
-                Some(read_document(resp, &what).await?)
-            } else {
-                tracing::debug!("{what}: answered {status}, not a JSON document");
-                None
-            };
-            Ok((profiled, document))
+            let mut found = answer::Answer::new(resp.url().clone(), status, resp.headers());
+            if found.needs_body() {
+                found.body = Some(read_document(resp, &what).await?);
+            }
+            // A raw body is dropped unread here: it is read when its file is.
+            Ok((profiled, found))
         };
-        let (profiled, document) = match self.http.retry().run(&what, attempt).await {
-            Ok(found) => found,
+        let mut failure = None;
+        let (profiled, found) = match self.http.retry().run(&what, attempt).await {
+            Ok(found) => (found.0, Some(found.1)),
             // As before retries existed: a server failing on /results may still serve /outputs.
             Err(e) if e.is_transient() => {
                 tracing::info!("{what}: {e}; trying /outputs");
+                failure = Some(e);
                 (false, None)
             }
             Err(e) => return Err(e),
         };
-        if let (true, Some(body)) = (profiled, &document) {
+        if let Some(body) = found
+            .as_ref()
+            .filter(|a| profiled && a.status == StatusCode::OK)
+            .and_then(|a| a.body.as_ref())
+        {
             match parse_body(body, results::parse_results) {
-                Ok(outputs) => {
+                Ok(mut outputs) => {
+                    answer::resolve_hrefs(&mut outputs, &found.as_ref().unwrap().url);
                     return Ok(Results {
                         outputs,
-                        raw: body.clone(),
-                    })
+                        raw: Some(body.clone()),
+                    });
                 }
                 Err(e) => tracing::info!("{what}: {e}"),
             }
         }
-        let mut url = self.jobs_url(Some(id), Some("outputs"));
-        url.set_query(Some("schema=OGC"));
-        let outputs = match self.get_json_body(url, &what).await {
-            Ok(body) => parse_body(&body, results::parse_outputs_response)
-                .map(|outputs| Results { outputs, raw: body }),
+        let mut outputs_url = self.jobs_url(Some(id), Some("outputs"));
+        outputs_url.set_query(Some("schema=OGC"));
+        let outputs = match self.get_json_body(outputs_url.clone(), &what).await {
+            Ok(body) => {
+                parse_body(&body, results::parse_outputs_response).map(|outputs| (outputs, body))
+            }
             Err(e) => Err(e.to_string()),
         };
-        match (outputs, document) {
-            (Ok(r), _) => Ok(r),
-            (Err(e), Some(body)) => match parse_body(&body, results::parse_results) {
-                Ok(outputs) => Ok(Results { outputs, raw: body }),
-                Err(_) => Err(FsError::Io(format!("{what}: {e}"))),
-            },
-            (Err(e), None) => Err(FsError::Io(format!("{what}: {e}"))),
+        let found = match (outputs, found) {
+            (Ok((mut outputs, body)), _) => {
+                answer::resolve_hrefs(&mut outputs, &outputs_url);
+                return Ok(Results {
+                    outputs,
+                    raw: Some(body),
+                });
+            }
+            // The error /results gave, not the 404 of a server that has no /outputs.
+            (Err(_), None) if failure.is_some() => return Err(failure.unwrap()),
+            (Err(e), None) => return Err(FsError::Io(format!("{what}: {e}"))),
+            (Err(e), Some(found)) => {
+                tracing::debug!("{what}: /outputs: {e}; reading what /results answered");
+                found
+            }
+        };
+        let declared = match process {
+            Some(p) => self.declared_outputs(p).await,
+            None => Vec::new(),
+        };
+        match answer::interpret(&found, &declared).await {
+            Ok((mut outputs, raw)) => {
+                answer::resolve_hrefs(&mut outputs, &found.url);
+                Ok(Results { outputs, raw })
+            }
+            Err(e) => Err(FsError::Io(format!("{what}: {e}"))),
         }
+    }
+
+    /// The output ids a process declares (`GET /processes/{id}`), asked once per process;
+    /// none when the server does not say.
+    pub async fn declared_outputs(&self, process: &str) -> Vec<String> {
+        if let Some(known) = lock(&self.processes).get(process) {
+            return known.clone();
+        }
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("the API URL is a base URL (checked at startup)")
+            .pop_if_empty()
+            .push("processes")
+            .push(process);
+        let what = format!("description of process {process}");
+        let ids = match self.get_json_body(url, &what).await {
+            Ok(body) => serde_json::from_slice::<Value>(&body)
+                .map(|doc| output_ids(&doc))
+                .unwrap_or_default(),
+            Err(e) => {
+                tracing::debug!("{e}");
+                Vec::new()
+            }
+        };
+        lock(&self.processes).insert(process.to_string(), ids.clone());
+        ids
+    }
+
+    /// The error body of `/results`: the cause of a failed job on servers without
+    /// `/exceptions`. None when `/results` answers a success, or nothing.
+    pub async fn results_error(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        let what = format!("results of job {id}");
+        let url = self.jobs_url(Some(id), Some("results"));
+        let attempt = || async {
+            let resp = self
+                .http
+                .send(Method::GET, url.clone(), &[(ACCEPT, JSON)], &what)
+                .await?;
+            let status = resp.status();
+            if status.is_success() || status == StatusCode::NOT_FOUND {
+                return Ok(None);
+            }
+            let body = read_document(resp, &what).await?;
+            Ok((!body.is_empty()).then_some(body))
+        };
+        self.http.retry().run(&what, attempt).await
     }
 
     /// A document of `.job/`: inputs as served, logs as text lines, exceptions as served.
@@ -220,6 +323,8 @@ impl ApiClient {
             JobDocument::Inputs => ("inputs", "inputs"),
             JobDocument::Logs => ("logs", "logs"),
             JobDocument::Exceptions => ("exceptions", "exceptions"),
+            JobDocument::Statistics => ("statistics", "statistics"),
+            JobDocument::Provenance => ("prov", "provenance"),
         };
         let what = format!("{what} of job {id}");
         let body = self
@@ -290,12 +395,6 @@ fn is_results_profile(headers: &HeaderMap) -> bool {
     content_profile || link
 }
 
-/// `application/json`, `application/json; profile=...`, `application/ld+json`...
-fn is_json_media(content_type: &str) -> bool {
-    let essence = results::media_essence(content_type);
-    essence == "application/json" || essence.ends_with("+json")
-}
-
 /// Weaver's logs are a JSON list of lines; shown as text, a line each.
 fn logs_as_text(body: Vec<u8>) -> Vec<u8> {
     match serde_json::from_slice::<Vec<Value>>(&body) {
@@ -314,23 +413,35 @@ fn logs_as_text(body: Vec<u8>) -> Vec<u8> {
     }
 }
 
+/// The first string field of `keys` in a JSON error body ("" if none).
+fn error_field(body: &[u8], keys: &[&str]) -> String {
+    let doc = serde_json::from_slice::<Value>(body).unwrap_or_default();
+    // FastAPI puts an error object under `detail`.
+    let doc = match doc.get("detail") {
+        Some(inner @ Value::Object(_)) => inner.clone(),
+        _ => doc,
+    };
+    keys.iter()
+        .find_map(|k| doc.get(*k).and_then(Value::as_str))
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The server's own words in an error body: `title|code` and `detail|description`.
+pub(crate) fn error_text(body: &[u8]) -> Option<String> {
+    let title = error_field(body, &["title", "code"]);
+    let detail = format!("{title} {}", error_field(body, &["detail", "description"]));
+    let detail = detail.trim();
+    (!detail.is_empty()).then(|| detail.to_string())
+}
+
 /// An error for a non-success API answer, with the server's own words (`title|code`,
 /// `detail|description`) when the body has them.
 fn api_error(what: &str, status: StatusCode, body: &[u8]) -> FsError {
-    let doc = serde_json::from_slice::<Value>(body).unwrap_or_default();
-    let pick = |keys: &[&str]| {
-        keys.iter()
-            .find_map(|k| doc.get(*k).and_then(Value::as_str))
-            .unwrap_or("")
-            .to_string()
-    };
-    let title = pick(&["title", "code"]);
-    let detail = format!("{title} {}", pick(&["detail", "description"]));
-    let detail = detail.trim();
-    let message = if detail.is_empty() {
-        format!("{what}: {status}")
-    } else {
-        format!("{what}: {status} ({detail})")
+    let title = error_field(body, &["title", "code"]);
+    let message = match error_text(body) {
+        None => format!("{what}: {status}"),
+        Some(detail) => format!("{what}: {status} ({detail})"),
     };
     // Weaver answers 400 NoSuchJob for an id that is not a UUID: no such job all the same.
     if title == "NoSuchJob" {
@@ -429,8 +540,8 @@ mod tests {
 
     #[test]
     fn json_media_types() {
-        assert!(is_json_media("application/json; profile=ogc"));
-        assert!(is_json_media("application/geo+json"));
-        assert!(!is_json_media("multipart/mixed; boundary=x"));
+        assert!(results::is_json_media("application/json; profile=ogc"));
+        assert!(results::is_json_media("application/geo+json"));
+        assert!(!results::is_json_media("multipart/mixed; boundary=x"));
     }
 }

@@ -63,6 +63,12 @@ pub fn media_essence(media_type: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// `application/json`, `application/json; profile=...`, `application/ld+json`...
+pub fn is_json_media(content_type: &str) -> bool {
+    let essence = media_essence(content_type);
+    essence == "application/json" || essence.ends_with("+json")
+}
+
 /// Parses the body of `/outputs` (`{"outputs": mapping | list, "links": [...]}`).
 pub fn parse_outputs_response(doc: &Value) -> Result<Vec<Output>, String> {
     match doc.as_object().and_then(unwrap_outputs) {
@@ -168,6 +174,12 @@ fn parse_object(v: &Value, obj: &Map<String, Value>) -> OutputValue {
         .or_else(|| obj.get("format").and_then(|f| f.get("encoding")))
         .and_then(Value::as_str);
     match inner {
+        // A JSON media type says the value is the JSON itself: a string stays a JSON string.
+        Value::String(s)
+            if encoding.is_none() && media_type.as_deref().is_some_and(is_json_media) =>
+        {
+            OutputValue::Json(Value::String(s.clone()))
+        }
         Value::String(s) => {
             let plain = media_type
                 .as_deref()
@@ -367,6 +379,12 @@ mod tests {
                 file("https://h/p2.txt", "text/plain")
             ])
         );
+    }
+
+    #[test]
+    fn a_json_string_value_stays_json() {
+        let out = parse(json!({"mode": {"value": "sync", "mediaType": "application/json"}}));
+        assert_eq!(value_of(&out, "mode"), OutputValue::Json(json!("sync")));
     }
 
     #[test]

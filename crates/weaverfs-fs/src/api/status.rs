@@ -46,6 +46,8 @@ pub struct JobStatus {
     pub state: JobState,
     /// `finished`, else `updated`, else `created`: the job directory's mtime.
     pub mtime: Option<SystemTime>,
+    /// `processID` (OGC) or `process` (older Weaver): names outputs by its declared ids.
+    pub process_id: Option<String>,
     /// The body as served, for `.job/status.json`.
     pub raw: Vec<u8>,
 }
@@ -64,10 +66,15 @@ impl JobStatus {
         let mtime = ["finished", "updated", "created"]
             .iter()
             .find_map(|k| doc.get(*k).and_then(Value::as_str).and_then(parse_time));
+        let process_id = ["processID", "process"]
+            .iter()
+            .find_map(|k| doc.get(*k).and_then(Value::as_str))
+            .map(str::to_string);
         Ok(JobStatus {
             id,
             state,
             mtime,
+            process_id,
             raw: body.to_vec(),
         })
     }

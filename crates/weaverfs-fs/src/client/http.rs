@@ -10,6 +10,7 @@ use reqwest::header::{HeaderMap, HeaderName, LOCATION};
 use reqwest::{Method, Response, StatusCode, Url};
 
 use crate::client::auth::{AuthOptions, Credentials};
+use crate::client::proxy::{ProxyOptions, Route, Routes};
 use crate::client::retry::{self, RetryPolicy};
 use crate::client::tls::TlsOptions;
 use crate::error::FsError;
@@ -28,6 +29,8 @@ pub struct HttpOptions {
     pub tls: TlsOptions,
     /// How failed reads are tried again.
     pub retry: RetryPolicy,
+    /// Proxies and site caches ([`crate::client::proxy`]).
+    pub proxy: ProxyOptions,
 }
 
 impl HttpOptions {
@@ -46,6 +49,7 @@ impl Default for HttpOptions {
             auth: AuthOptions::default(),
             tls: TlsOptions::default(),
             retry: RetryPolicy::default(),
+            proxy: ProxyOptions::default(),
         }
     }
 }
@@ -54,6 +58,9 @@ impl Default for HttpOptions {
 #[derive(Clone, Debug)]
 pub struct HttpClient {
     client: reqwest::Client,
+    /// The `--proxy` list, if any; else `client` uses the environment's proxies.
+    routes: Option<Arc<Routes>>,
+    proxy: Arc<ProxyOptions>,
     auth: Arc<Credentials>,
     stats: Arc<Stats>,
     retry: RetryPolicy,
@@ -62,18 +69,41 @@ pub struct HttpClient {
 impl HttpClient {
     pub fn new(api_base: &Url, opts: &HttpOptions) -> Result<Self, String> {
         let auth = Arc::new(Credentials::new(api_base, &opts.auth)?);
-        let client = reqwest::Client::builder()
-            .connect_timeout(opts.connect_timeout)
-            .read_timeout(opts.read_timeout)
-            .pool_max_idle_per_host(64)
-            .redirect(reqwest::redirect::Policy::none())
-            .tcp_nodelay(true)
-            .user_agent(concat!("weaverfs/", env!("CARGO_PKG_VERSION")));
-        let client = crate::client::tls::configure(client, &opts.tls)?
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let build = |route: Option<&Route>| -> Result<reqwest::Client, String> {
+            let mut client = reqwest::Client::builder()
+                .connect_timeout(opts.connect_timeout)
+                .read_timeout(opts.read_timeout)
+                .pool_max_idle_per_host(64)
+                .redirect(reqwest::redirect::Policy::none())
+                .tcp_nodelay(true)
+                .user_agent(concat!("weaverfs/", env!("CARGO_PKG_VERSION")));
+            client = match route {
+                None => client,
+                Some(Route::Direct) => client.no_proxy(),
+                Some(Route::Proxy(url)) => client.proxy(
+                    reqwest::Proxy::all(url.as_str())
+                        .map_err(|e| format!("--proxy {url}: {e}"))?
+                        .no_proxy(reqwest::NoProxy::from_env()),
+                ),
+            };
+            crate::client::tls::configure(client, &opts.tls)?
+                .build()
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))
+        };
+        let routes = match opts.proxy.groups.is_empty() {
+            true => None,
+            false => Some(Arc::new(Routes::new(&opts.proxy.groups, |r| {
+                build(Some(r))
+            })?)),
+        };
+        let client = match &routes {
+            Some(r) => r.client(r.order()[0]).clone(),
+            None => build(None)?,
+        };
         Ok(HttpClient {
             client,
+            routes,
+            proxy: Arc::new(opts.proxy.clone()),
             auth,
             stats: Arc::new(Stats::new(api_base)),
             retry: opts.retry,
@@ -85,7 +115,7 @@ impl HttpClient {
         self.auth.start(&self.client).await
     }
 
-    /// [`HttpClient::send_once`], retried once after a 401/403 if the credentials changed
+    /// `HttpClient::send_once`, retried once after a 401/403 if the credentials changed
     /// meanwhile or could be renewed (a rotated token file, a new Magpie ticket).
     pub async fn send(
         &self,
@@ -152,12 +182,16 @@ impl HttpClient {
         let mut url = url;
         let mut method = method;
         for _ in 0..=MAX_REDIRECTS {
-            let mut req = self.client.request(method.clone(), url.clone());
-            for (name, value) in headers {
-                req = req.header(name, *value);
-            }
-            req = req.headers(self.auth.headers_for(&self.client, &url).await?);
-            let resp = req.send().await.map_err(|e| transport_error(what, e))?;
+            url = self.proxy.map(&url);
+            let auth = self.auth.headers_for(&self.client, &url).await?;
+            let send = |client: &reqwest::Client| {
+                let mut req = client.request(method.clone(), url.clone());
+                for (name, value) in headers {
+                    req = req.header(name, *value);
+                }
+                req.headers(auth.clone()).send()
+            };
+            let resp = self.send_routed(send, what).await?;
             let location = resp
                 .headers()
                 .get(LOCATION)
@@ -177,6 +211,42 @@ impl HttpClient {
         Err(FsError::Io(format!(
             "{what}: more than {MAX_REDIRECTS} redirects"
         )))
+    }
+}
+
+impl HttpClient {
+    /// Sends through the first route of the `--proxy` list that answers: a proxy that cannot
+    /// be reached (connection refused, reset, timed out) is marked failed and the next is
+    /// tried at once. Without a list, through the environment's proxies or directly.
+    async fn send_routed<F, Fut>(&self, send: F, what: &str) -> Result<Response, FsError>
+    where
+        F: Fn(&reqwest::Client) -> Fut,
+        Fut: std::future::Future<Output = reqwest::Result<Response>>,
+    {
+        let Some(routes) = &self.routes else {
+            return send(&self.client)
+                .await
+                .map_err(|e| transport_error(what, e));
+        };
+        let mut last = None;
+        for i in routes.order() {
+            match send(routes.client(i)).await {
+                Ok(resp) => {
+                    routes.worked(i);
+                    return Ok(resp);
+                }
+                Err(e) if e.is_connect() || e.is_timeout() || e.is_request() => {
+                    tracing::info!("{what}: through {:?}: {}", routes.route(i), error_chain(&e));
+                    routes.failed(i);
+                    last = Some(e);
+                }
+                Err(e) => return Err(transport_error(what, e)),
+            }
+        }
+        Err(match last {
+            Some(e) => transport_error(what, e),
+            None => FsError::io(format!("{what}: no route")),
+        })
     }
 }
 

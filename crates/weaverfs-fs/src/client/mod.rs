@@ -2,10 +2,12 @@
 //! - [`http`]: the reqwest client, with credentials kept to the origins they belong to, and
 //!   errors mapped to errno kinds;
 //! - [`auth`]: credentials (headers, token, cookies, Basic, Magpie), the config file;
+//! - [`proxy`]: proxies (`--proxy` lists, the environment) and site caches;
 //! - [`tls`]: certificate verification settings;
 //! - [`retry`]: which failed requests are tried again, when, and for how long.
 
 pub mod auth;
 pub mod http;
+pub mod proxy;
 pub mod retry;
 pub mod tls;

@@ -15,7 +15,7 @@ pub fn is_helper_name(argv0: &OsStr) -> bool {
 /// What mount(8) asked for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Request {
-    /// Run `weaverfs` with these arguments (argv[0] included).
+    /// Run `weaverfs` with these arguments (`argv[0]` included).
     Mount(Vec<OsString>),
     /// `-f` (fake): do everything but mount, i.e. nothing.
     Fake,
@@ -110,7 +110,7 @@ fn ignored(name: &str) -> bool {
     IGNORED.contains(&name) || name.starts_with("x-")
 }
 
-/// Turns the helper's arguments (after argv[0]) into a `weaverfs mount` command line.
+/// Turns the helper's arguments (after `argv[0]`) into a `weaverfs mount` command line.
 pub fn translate(args: &[OsString], known: KnownOption) -> Result<Request, String> {
     if args.iter().any(|a| a == "-h" || a == "--help") {
         return Ok(Request::Help);

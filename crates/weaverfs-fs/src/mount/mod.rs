@@ -38,6 +38,8 @@ pub struct MountConfig {
     pub block_size: u64,
     /// Largest read-ahead of a sequential reader, in blocks.
     pub read_ahead_blocks: u64,
+    /// The persistent block cache: its directory and limits.
+    pub disk_cache: Option<(PathBuf, crate::cache::DiskLimits)>,
     pub uid: u32,
     pub gid: u32,
     pub access: Access,
@@ -70,6 +72,7 @@ impl MountConfig {
             cache_size: 256 << 20,
             block_size: 1 << 20,
             read_ahead_blocks: 8,
+            disk_cache: None,
             uid,
             gid,
             access: Access::Owner,
@@ -94,9 +97,22 @@ pub fn build_fs(cfg: &MountConfig) -> Result<WeaverFs, String> {
     let http = HttpClient::new(&cfg.api_url, &cfg.http)?;
     let api = ApiClient::new(cfg.api_url.clone(), http.clone());
     let cache = BlockCache::new(cfg.cache_size);
-    let reader = Reader::new(http, cache, cfg.block_size, cfg.read_ahead_blocks);
+    let disk = match &cfg.disk_cache {
+        Some((dir, limits)) => Some(
+            crate::cache::DiskCache::open(dir, *limits)
+                .map_err(|e| format!("cache directory {}: {e}", dir.display()))?,
+        ),
+        None => None,
+    };
+    let through_cache = cfg.http.proxy.goes_through_caches();
+    let reader = Reader::new(http, cache, cfg.block_size, cfg.read_ahead_blocks)
+        .with_disk(disk)
+        .whole_blocks_only(through_cache);
     Ok(WeaverFs::new(Tree::new(api, cfg.tree.clone()), reader))
 }
+
+/// Threads reading requests from the kernel.
+const FUSE_THREADS: usize = 2;
 
 /// How long an unmounted daemon waits for reads still in flight before it exits anyway (its
 /// exit closes /dev/fuse, which fails those reads with ENOTCONN).
@@ -152,6 +168,11 @@ pub fn mount_and_serve(
         fuser::MountOption::NoSuid,
         fuser::MountOption::DefaultPermissions,
     ];
+    // Two threads take requests from the kernel, each on its own cloned /dev/fuse fd: while one
+    // is in a read(2) or copying a request, the other can take the next (work itself runs on
+    // the tokio runtime, see fuse.rs).
+    options.n_threads = Some(FUSE_THREADS);
+    options.clone_fd = true;
     options.acl = match cfg.access {
         Access::Owner => fuser::SessionACL::Owner,
         Access::OwnerAndRoot => fuser::SessionACL::RootAndOwner,

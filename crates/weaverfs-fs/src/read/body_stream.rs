@@ -1,36 +1,42 @@
 //! Reading a file from a server that ignores Range: one GET of the whole body per file, cut into
-//! blocks that go into the block cache as they arrive. The stream stays at most a few blocks
-//! ahead of the furthest block a reader waits for, so a large file is not pulled into memory,
-//! and it is restarted from byte 0 only when a reader needs a block it has passed and the cache
-//! no longer holds.
+//! blocks that go to the readers waiting for them and into the block cache as they arrive. The
+//! stream stays at most a few blocks ahead of the furthest block a reader waits for, so a large
+//! file is not pulled into memory, and it is restarted only when a reader needs a block it has
+//! passed and the cache no longer holds. A reader gets its block from the stream itself, so a
+//! cache smaller than the file (or busy with other files) never fails a read.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use reqwest::Response;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{oneshot, Notify};
 
-use super::remote::RemoteFile;
+use super::remote::{RangeAnswer, RemoteFile};
 use crate::cache::{blocks, BlockCache};
 use crate::client::http::{self, HttpClient};
 use crate::error::{FsError, Result};
-use crate::stats::Stats;
 
 /// A stream with no reader waiting for this long is dropped.
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
 
-#[derive(Debug, Clone)]
+type Waiter = oneshot::Sender<Result<Bytes>>;
+
+#[derive(Debug, Default)]
 struct Progress {
-    /// Blocks `[0, next)` have been delivered to the cache.
+    /// Blocks `[0, next)` have been delivered.
     next: u64,
     failed: Option<FsError>,
+    /// Readers waiting for a block not delivered yet, by block.
+    waiters: BTreeMap<u64, Vec<Waiter>>,
 }
 
 /// What readers wait for, shared by the stream's task and its readers.
 #[derive(Debug, Default)]
 struct Demand {
+    progress: Mutex<Progress>,
     /// The furthest block a reader waits for.
     wanted: AtomicU64,
     moved: Notify,
@@ -38,9 +44,14 @@ struct Demand {
     ahead: u64,
 }
 
+impl Demand {
+    fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 #[derive(Debug)]
 pub struct BodyStream {
-    progress: watch::Receiver<Progress>,
     demand: Arc<Demand>,
     task: tokio::task::AbortHandle,
 }
@@ -55,67 +66,59 @@ impl BodyStream {
     fn start(
         file: Arc<RemoteFile>,
         resp: Response,
+        http: HttpClient,
         cache: Arc<BlockCache>,
         block_size: u64,
         ahead: u64,
-        stats: Arc<Stats>,
     ) -> Arc<BodyStream> {
-        let (tx, rx) = watch::channel(Progress {
-            next: 0,
-            failed: None,
-        });
         let demand = Arc::new(Demand {
             ahead,
             ..Demand::default()
         });
         let task_demand = demand.clone();
-        // Dropping the stream aborts the task (see Drop).
+        // Dropping the stream aborts the task (see Drop), which drops the waiters' senders.
         let task = tokio::spawn(async move {
-            let result = pump(&file, resp, &cache, &stats, block_size, &tx, &task_demand).await;
+            let result = pump(&file, resp, &http, &cache, block_size, &task_demand).await;
             if let Err(e) = result {
-                tx.send_modify(|p| p.failed = Some(e));
+                let waiters = {
+                    let mut p = task_demand.progress();
+                    p.failed = Some(e.clone());
+                    std::mem::take(&mut p.waiters)
+                };
+                for w in waiters.into_values().flatten() {
+                    let _ = w.send(Err(e.clone()));
+                }
             }
         });
         Arc::new(BodyStream {
-            progress: rx,
             demand,
             task: task.abort_handle(),
         })
     }
 
-    fn next_block(&self) -> u64 {
-        self.progress.borrow().next
-    }
-
-    fn usable_for(&self, index: u64) -> bool {
-        let p = self.progress.borrow();
-        p.failed.is_none() && p.next <= index
-    }
-
-    /// Waits until block `index` has been delivered (or the stream failed).
-    async fn wait_for(&self, index: u64) -> Result<()> {
+    /// Where block `index` will come from, or None when this stream has passed it or failed.
+    fn subscribe(&self, index: u64) -> Option<oneshot::Receiver<Result<Bytes>>> {
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut p = self.demand.progress();
+            if p.failed.is_some() || p.next > index {
+                return None;
+            }
+            p.waiters.entry(index).or_default().push(tx);
+        }
         self.demand.wanted.fetch_max(index, Ordering::Relaxed);
         self.demand.moved.notify_one();
-        let mut rx = self.progress.clone();
-        let p = rx
-            .wait_for(|p| p.next > index || p.failed.is_some())
-            .await
-            .map_err(|_| FsError::io("the download stream ended"))?;
-        match &p.failed {
-            Some(e) if p.next <= index => Err(e.clone()),
-            _ => Ok(()),
-        }
+        Some(rx)
     }
 }
 
-/// Copies the body into the cache block by block.
+/// Copies the body into blocks, for their waiters and the cache.
 async fn pump(
     file: &RemoteFile,
     mut resp: Response,
+    http: &HttpClient,
     cache: &BlockCache,
-    stats: &Stats,
     block_size: u64,
-    progress: &watch::Sender<Progress>,
     demand: &Demand,
 ) -> Result<()> {
     let size = file.size();
@@ -133,7 +136,7 @@ async fn pump(
                 .map_err(|e| http::transport_error(&what, e))?
             {
                 Some(chunk) => {
-                    stats.fetched(chunk.len());
+                    http.stats().fetched(chunk.len());
                     buf.extend_from_slice(&chunk)
                 }
                 None => {
@@ -144,9 +147,16 @@ async fn pump(
             }
         }
         let block: Bytes = buf.split_to(want).freeze();
-        cache.insert((file.key.clone(), index), block);
+        cache.insert((file.key.clone(), index), block.clone());
+        let waiters = {
+            let mut p = demand.progress();
+            p.next = index + 1;
+            p.waiters.remove(&index).unwrap_or_default()
+        };
+        for w in waiters {
+            let _ = w.send(Ok(block.clone()));
+        }
         index += 1;
-        progress.send_modify(|p| p.next = index);
         // Backpressure: stay a few blocks ahead of the readers.
         while index > demand.wanted.load(Ordering::Relaxed) + demand.ahead {
             if tokio::time::timeout(IDLE_LIMIT, demand.moved.notified())
@@ -158,7 +168,10 @@ async fn pump(
         }
     }
     if !buf.is_empty() || resp.chunk().await.ok().flatten().is_some() {
-        return Err(file.stale());
+        // Longer than the file: another version, or a faulty answer; a HEAD tells which.
+        return Err(file
+            .changed_or_fault(http, &what, "the body is longer than the file")
+            .await);
     }
     Ok(())
 }
@@ -175,42 +188,54 @@ pub async fn fetch_block(
     mut first: Option<Response>,
 ) -> Result<Bytes> {
     for _ in 0..3 {
-        let stream = {
+        let (stream, block) = {
             let mut current = file.body_stream.lock().await;
-            match current.as_ref() {
-                Some(s) if s.usable_for(index) => s.clone(),
-                _ => {
+            match current
+                .as_ref()
+                .and_then(|s| Some((s.clone(), s.subscribe(index)?)))
+            {
+                Some(found) => found,
+                None => {
+                    if let Some(block) = cache.get(&(file.key.clone(), index)) {
+                        return Ok(block);
+                    }
                     let resp = match first.take() {
                         Some(r) => r,
-                        None => file.get_whole(http).await?,
+                        // A range request, not a plain GET: a server judged not to serve
+                        // ranges on a fault or two gets the chance to show it does.
+                        None => {
+                            let span = blocks::block_span(index, block_size, file.size());
+                            match file.get_range(http, span.start, span.end).await? {
+                                RangeAnswer::Bytes(b) => return Ok(b),
+                                RangeAnswer::WholeBody(r) => r,
+                            }
+                        }
                     };
-                    let stats = http.stats().clone();
                     let s = BodyStream::start(
                         file.clone(),
                         resp,
+                        http.clone(),
                         cache.clone(),
                         block_size,
                         ahead,
-                        stats,
                     );
+                    let block = s
+                        .subscribe(index)
+                        .expect("a new stream is before every block");
                     *current = Some(s.clone());
-                    s
+                    (s, block)
                 }
             }
         };
-        stream.wait_for(index).await?;
-        if let Some(block) = cache.get(&(file.key.clone(), index)) {
-            return Ok(block);
+        match block.await {
+            Ok(result) => return result,
+            // The stream was dropped before this block (its task aborted): start another.
+            Err(_) => tracing::debug!("the stream of {} ended before block {index}", file.url),
         }
-        // Evicted between delivery and now; the next stream must start over.
-        tracing::debug!(
-            "block {index} of {} left the cache before it was read (stream at {})",
-            file.url,
-            stream.next_block()
-        );
+        drop(stream);
     }
-    Err(FsError::Io(format!(
-        "{}: the server ignores Range and the cache is too small to read this file",
+    Err(FsError::io(format!(
+        "{}: the download stream kept ending",
         file.url
     )))
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::cache::{blocks, BlockCache};
+use crate::cache::{blocks, BlockCache, DiskCache};
 use crate::client::http::HttpClient;
 use crate::error::Result;
 pub use remote::{probe, RemoteFile, RemoteMeta};
@@ -41,6 +41,11 @@ pub struct Reader {
     cache: Arc<BlockCache>,
     block_size: u64,
     max_window: u64,
+    /// The disk cache, when the mount has one.
+    disk: Option<Arc<DiskCache>>,
+    /// Only whole aligned blocks are requested (no small direct reads): what a disk cache
+    /// keeps and what a site cache can serve to every node.
+    whole_blocks: bool,
 }
 
 impl Reader {
@@ -54,7 +59,26 @@ impl Reader {
             max_window: max_window.min(cache_blocks / 4),
             cache,
             block_size,
+            disk: None,
+            whole_blocks: false,
         }
+    }
+
+    /// Keeps blocks in `disk` too, across mounts.
+    pub fn with_disk(mut self, disk: Option<Arc<DiskCache>>) -> Self {
+        self.whole_blocks |= disk.is_some();
+        self.disk = disk;
+        self
+    }
+
+    /// Requests whole aligned blocks only (set when reads go through a proxy or site cache).
+    pub fn whole_blocks_only(mut self, on: bool) -> Self {
+        self.whole_blocks |= on;
+        self
+    }
+
+    pub fn disk(&self) -> Option<&Arc<DiskCache>> {
+        self.disk.as_ref()
     }
 
     pub fn cache(&self) -> &Arc<BlockCache> {
@@ -104,6 +128,7 @@ impl Reader {
         // coming; for a first read, this very read started their fetch (a second reader of a
         // fresh file waits for those blocks instead of asking again).
         let direct = plan.direct
+            && !self.whole_blocks
             && file.honours_range()
             && if plan.first {
                 own_blocks_started
@@ -221,7 +246,7 @@ impl Reader {
         let file = file.clone();
         let key = (file.key.clone(), index);
         self.cache.prefetch(key, move || async move {
-            let result = reader.fetch_block_retrying(&file, index).await;
+            let result = reader.fetch_block_cached(&file, index).await;
             if let Err(e) = &result {
                 tracing::debug!("read-ahead of block {index} of {}: {e}", file.url);
             }
@@ -236,9 +261,28 @@ impl Reader {
         let file = file.clone();
         self.cache
             .get_or_fetch(key, move || async move {
-                reader.fetch_block_retrying(&file, index).await
+                reader.fetch_block_cached(&file, index).await
             })
             .await
+    }
+
+    /// A block from the disk cache if the mount has one and the file a validator, else from
+    /// the server (and then kept on disk).
+    async fn fetch_block_cached(&self, file: &Arc<RemoteFile>, index: u64) -> Result<Bytes> {
+        match &self.disk {
+            Some(disk) if file.meta.validator().is_some() => {
+                let span = blocks::block_span(index, self.block_size, file.size());
+                let key = format!("{}\n{}", file.key, self.block_size);
+                let fetch = self.fetch_block_retrying(file, index);
+                let block = disk
+                    .get_or_fetch(key, index, span.end - span.start, fetch)
+                    .await?;
+                // On disk means fetched by ranges before: read-ahead may start.
+                file.ranges_were_seen();
+                Ok(block)
+            }
+            _ => self.fetch_block_retrying(file, index).await,
+        }
     }
 
     /// A block from the server, tried again under the retry policy when the failure is transient.

@@ -1,10 +1,10 @@
 //! One version of a file on a file host: its size and validator, and validated range requests.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use reqwest::header::{
     HeaderMap, ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE,
 };
@@ -56,11 +56,19 @@ impl RemoteMeta {
 
     /// Whether a response's headers describe another version of the file than this one.
     fn differs_from(&self, headers: &HeaderMap) -> bool {
-        let seen = RemoteMeta::from_headers(headers, self.size);
-        let etag_changed = matches!((&self.etag, &seen.etag), (Some(a), Some(b)) if a != b);
-        let date_changed =
-            matches!((&self.last_modified, &seen.last_modified), (Some(a), Some(b)) if a != b);
-        etag_changed || date_changed
+        !self.same_version(&RemoteMeta::from_headers(headers, self.size))
+    }
+
+    /// Whether `other` is this version: the same size, and the same validators where both
+    /// have one (whether ranges are advertised is no part of a version).
+    pub fn same_version(&self, other: &RemoteMeta) -> bool {
+        let same = |a: &Option<String>, b: &Option<String>| match (a, b) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        self.size == other.size
+            && same(&self.etag, &other.etag)
+            && same(&self.last_modified, &other.last_modified)
     }
 }
 
@@ -143,6 +151,8 @@ pub struct RemoteFile {
     ignores_range: AtomicBool,
     /// A 206 was seen for this file.
     ranges_seen: AtomicBool,
+    /// 200 answers to range requests since the last 206: one is an odd hop, not a verdict.
+    whole_answers: AtomicU32,
     /// Set once the server showed another version: the next open probes again.
     stale: AtomicBool,
     /// The whole-body stream used when the server ignores Range.
@@ -153,8 +163,36 @@ pub struct RemoteFile {
 pub enum RangeAnswer {
     /// The requested bytes, checked.
     Bytes(Bytes),
-    /// The server ignored Range and is sending the whole (same) file from byte 0.
+    /// The server ignores Range and is sending the whole (same) file from byte 0.
     WholeBody(Response),
+}
+
+/// A body expected to hold `len` bytes, read straight into one buffer of that size (a body that
+/// came in one chunk is kept as it is), and how many bytes came: no list of chunks joined at the
+/// end. Bytes past `len` are counted, not kept.
+async fn read_body(mut resp: Response, len: usize, what: &str) -> Result<(Bytes, usize)> {
+    let mut received = 0usize;
+    let mut single = None;
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| http::transport_error(what, e))?
+    {
+        received += chunk.len();
+        if received > len {
+            continue;
+        }
+        if received == len && chunk.len() == len {
+            single = Some(chunk);
+            continue;
+        }
+        if buf.capacity() == 0 {
+            buf.reserve(len);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok((single.unwrap_or_else(|| buf.freeze()), received))
 }
 
 impl RemoteFile {
@@ -175,6 +213,7 @@ impl RemoteFile {
             key: Arc::from(key),
             ignores_range: AtomicBool::new(false),
             ranges_seen: AtomicBool::new(false),
+            whole_answers: AtomicU32::new(0),
             stale: AtomicBool::new(false),
             body_stream: tokio::sync::Mutex::new(None),
         }
@@ -195,8 +234,45 @@ impl RemoteFile {
             && (self.meta.accepts_ranges || self.ranges_seen.load(Ordering::Relaxed))
     }
 
+    /// A 206 came: the server serves ranges (again, if it had been judged not to).
+    fn range_served(&self) {
+        self.ranges_seen.store(true, Ordering::Relaxed);
+        self.whole_answers.store(0, Ordering::Relaxed);
+        if self.ignores_range.swap(false, Ordering::Relaxed) {
+            tracing::info!("{}: the server serves ranges again", self.url);
+        }
+    }
+
+    /// A 200 and the whole body came to a range request: whether to read the file as one
+    /// stream now. A server that advertised or served ranges must show it twice in a row (one
+    /// misbehaving hop is not a verdict); one never seen serving a range, at once.
+    fn whole_body_served(&self) -> bool {
+        if self.ignores_range() {
+            return true;
+        }
+        let known_ranges = self.meta.accepts_ranges || self.ranges_seen.load(Ordering::Relaxed);
+        let seen = self.whole_answers.fetch_add(1, Ordering::Relaxed) + 1;
+        if known_ranges && seen < 2 {
+            return false;
+        }
+        if !self.ignores_range.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "{}: the server ignores Range requests; reading it as one stream",
+                self.url
+            );
+        }
+        true
+    }
+
+    /// Notes that this version's server answered range requests (its blocks came from the
+    /// disk cache, which only keeps blocks fetched by ranges).
+    pub fn ranges_were_seen(&self) {
+        self.ranges_seen.store(true, Ordering::Relaxed);
+    }
+
     /// GET of bytes `[start, end)` with `If-Range`, so that a changed file answers with its new
-    /// whole body, which is detected here and reported as [`FsError::Stale`].
+    /// whole body. Another version is reported as [`FsError::Stale`] only on evidence (see
+    /// [`RemoteFile::changed_or_fault`]); every other odd answer is a transient fault.
     pub async fn get_range(&self, http: &HttpClient, start: u64, end: u64) -> Result<RangeAnswer> {
         let what = format!("GET {} bytes {start}-{}", self.url, end - 1);
         let range = format!("bytes={start}-{}", end - 1);
@@ -209,31 +285,33 @@ impl RemoteFile {
             .await?;
         match resp.status() {
             StatusCode::PARTIAL_CONTENT => {
-                self.ranges_seen.store(true, Ordering::Relaxed);
-                if self.meta.differs_from(resp.headers()) {
-                    return Err(self.stale());
-                }
+                self.range_served();
                 let got = resp
                     .headers()
                     .get(CONTENT_RANGE)
                     .and_then(|v| v.to_str().ok())
                     .and_then(parse_content_range);
-                if got != Some((start, end - 1, self.meta.size)) {
+                // Another range than asked (shifted, mislabelled) says nothing of the version.
+                let Some((_, _, total)) = got.filter(|&(a, b, _)| (a, b) == (start, end - 1))
+                else {
                     return Err(FsError::unavailable(format!(
                         "{what}: the server answered another range ({got:?})"
                     )));
-                }
-                let body = resp
-                    .bytes()
-                    .await
-                    .map_err(|e| http::transport_error(&what, e))?;
-                http.stats().fetched(body.len());
-                if body.len() as u64 != end - start {
+                };
+                let other_version =
+                    total != self.meta.size || self.meta.differs_from(resp.headers());
+                let (body, received) = read_body(resp, (end - start) as usize, &what).await?;
+                http.stats().fetched(received);
+                if received as u64 != end - start {
                     return Err(FsError::unavailable(format!(
-                        "{what}: {} bytes received, {} expected",
-                        body.len(),
+                        "{what}: {received} bytes received, {} expected",
                         end - start
                     )));
+                }
+                if other_version {
+                    return Err(self
+                        .changed_or_fault(http, &what, "the answer shows another version")
+                        .await);
                 }
                 Ok(RangeAnswer::Bytes(body))
             }
@@ -242,38 +320,39 @@ impl RemoteFile {
                 if self.meta.differs_from(resp.headers())
                     || length.is_some_and(|l| l != self.meta.size)
                 {
-                    return Err(self.stale());
+                    drop(resp);
+                    return Err(self
+                        .changed_or_fault(http, &what, "the whole body of another version came")
+                        .await);
                 }
-                if !self.ignores_range.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(
-                        "{}: the server ignores Range requests; reading it as one stream",
-                        self.url
-                    );
+                if !self.whole_body_served() {
+                    return Err(FsError::unavailable(format!(
+                        "{what}: 200 and the whole file from a server that serves ranges"
+                    )));
                 }
                 Ok(RangeAnswer::WholeBody(resp))
             }
-            StatusCode::PRECONDITION_FAILED | StatusCode::RANGE_NOT_SATISFIABLE => {
-                Err(self.stale())
+            status @ (StatusCode::PRECONDITION_FAILED | StatusCode::RANGE_NOT_SATISFIABLE) => {
+                drop(resp);
+                Err(self.changed_or_fault(http, &what, status.as_str()).await)
             }
             _ => Err(http::response_error(&what, &resp)),
         }
     }
 
-    /// A GET of the whole file, checked to be this version.
-    pub async fn get_whole(&self, http: &HttpClient) -> Result<Response> {
-        let what = format!("GET {}", self.url);
-        let resp = http.send(Method::GET, self.url.clone(), &[], &what).await?;
-        match resp.status() {
-            StatusCode::OK => {
-                let length = header_u64(resp.headers(), CONTENT_LENGTH);
-                if self.meta.differs_from(resp.headers())
-                    || length.is_some_and(|l| l != self.meta.size)
-                {
-                    return Err(self.stale());
-                }
-                Ok(resp)
+    /// An answer hinted that the file changed (`odd` says how): a fresh HEAD decides. Another
+    /// size or validator there marks this version stale; the same version makes the answer a
+    /// transient fault, for the retry policy; a failed HEAD is its own error.
+    pub async fn changed_or_fault(&self, http: &HttpClient, what: &str, odd: &str) -> FsError {
+        match probe_once(http, &self.url).await {
+            Ok(now) if !self.meta.same_version(&now) => {
+                tracing::info!("{what}: {odd}; a fresh HEAD confirms it: {now:?}");
+                self.stale()
             }
-            _ => Err(http::response_error(&what, &resp)),
+            Ok(_) => FsError::unavailable(format!(
+                "{what}: {odd}, but a fresh HEAD shows the file unchanged"
+            )),
+            Err(e) => e,
         }
     }
 
@@ -368,5 +447,53 @@ mod tests {
         assert!(!m.differs_from(&h));
         h.insert(ETAG, "\"b\"".parse().unwrap());
         assert!(m.differs_from(&h));
+    }
+
+    #[test]
+    fn advertising_ranges_is_no_part_of_a_version() {
+        let m = RemoteMeta {
+            size: 10,
+            etag: Some("\"a\"".into()),
+            last_modified: None,
+            accepts_ranges: true,
+        };
+        let fallback = RemoteMeta {
+            accepts_ranges: false,
+            last_modified: Some("Sun, 01 Nov 2026 10:00:00 GMT".into()),
+            ..m.clone()
+        };
+        assert!(m.same_version(&fallback));
+        assert!(!m.same_version(&RemoteMeta {
+            size: 11,
+            ..m.clone()
+        }));
+        let other = RemoteMeta {
+            etag: Some("\"b\"".into()),
+            ..m.clone()
+        };
+        assert!(!m.same_version(&other));
+    }
+
+    #[test]
+    fn one_whole_answer_is_a_verdict_only_where_ranges_were_never_seen() {
+        let url = Url::parse("http://h/f.nc").unwrap();
+        let meta = |accepts_ranges| RemoteMeta {
+            size: 6,
+            etag: None,
+            last_modified: None,
+            accepts_ranges,
+        };
+        let never = RemoteFile::new(url.clone(), meta(false));
+        assert!(never.whole_body_served() && never.ignores_range());
+        let advertised = RemoteFile::new(url.clone(), meta(true));
+        assert!(!advertised.whole_body_served());
+        // A 206 between two odd answers: still no verdict.
+        advertised.range_served();
+        assert!(!advertised.whole_body_served());
+        assert!(advertised.whole_body_served(), "twice in a row");
+        assert!(advertised.ignores_range() && !advertised.honours_range());
+        // And a 206 later takes the verdict back.
+        advertised.range_served();
+        assert!(advertised.honours_range());
     }
 }

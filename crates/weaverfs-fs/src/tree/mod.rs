@@ -4,7 +4,8 @@
 //! ```text
 //! /                       one directory per job of GET /jobs (refreshed after the listing TTL)
 //! /JOB/                   .job/ plus the outputs, once the job has succeeded
-//! /JOB/.job/              status.json inputs.json results.json logs.txt [exceptions.json]
+//! /JOB/.job/              status.json, and those of inputs.json results.json logs.txt
+//!                         exceptions.json statistics.json provenance.json the server has
 //! /JOB/OUTPUT[.ext]       literals as text, JSON as .json, href outputs fetched by range
 //! /JOB/OUTPUT/            arrays of files, directory outputs
 //! /.weaverfs/stats.json   the mount's counters (found by name, not listed)
@@ -74,6 +75,8 @@ struct JobSnapshot {
 }
 
 type JobCell = Arc<tokio::sync::Mutex<Option<JobSnapshot>>>;
+/// A `.job/` document as last fetched: None when the server does not have it.
+type DocCell = Arc<tokio::sync::Mutex<Option<(Option<Bytes>, Instant)>>>;
 
 pub struct Tree {
     api: ApiClient,
@@ -81,6 +84,9 @@ pub struct Tree {
     mounted_at: SystemTime,
     inodes: Mutex<Inodes>,
     jobs: Mutex<HashMap<Arc<str>, JobCell>>,
+    /// The `.job/` documents of each job, absent ones too, so a listing and the lookups and
+    /// reads after it agree, and a missing document is asked for once per TTL.
+    docs: Mutex<HashMap<(Arc<str>, Doc), DocCell>>,
     /// Root names recently found not to be jobs.
     absent: Mutex<LruCache<String, Instant>>,
 }
@@ -119,6 +125,7 @@ impl Tree {
                 next: ROOT_INO + 1,
             }),
             jobs: Mutex::new(HashMap::new()),
+            docs: Mutex::new(HashMap::new()),
             absent: Mutex::new(LruCache::new(std::num::NonZeroUsize::new(4096).unwrap())),
         }
     }
@@ -350,19 +357,28 @@ impl Tree {
             }
             Content::JobMeta(id) => {
                 let snap = self.job(id).await?;
+                let state = snap.status.state;
+                let mut wanted = vec![("inputs.json", Doc::Inputs), ("logs.txt", Doc::Logs)];
+                if matches!(&snap.results, Some(Ok(r)) if r.raw.is_some()) {
+                    wanted.push(("results.json", Doc::Results));
+                }
+                if state == JobState::Failed {
+                    wanted.push(("exceptions.json", Doc::Exceptions));
+                }
+                if state == JobState::Successful {
+                    wanted.push(("statistics.json", Doc::Statistics));
+                    wanted.push(("provenance.json", Doc::Provenance));
+                }
+                // Only what the server has is listed, so readdir and lookup agree.
+                let present =
+                    futures::future::join_all(wanted.into_iter().map(|(name, d)| async move {
+                        self.has_doc(id, d).await.then_some((name, d))
+                    }))
+                    .await;
                 let doc =
                     |name: &str, d: Doc| ChildSpec::new(name, Content::Document(id.clone(), d));
-                let mut specs = vec![
-                    doc("status.json", Doc::Status),
-                    doc("inputs.json", Doc::Inputs),
-                    doc("logs.txt", Doc::Logs),
-                ];
-                if matches!(snap.results, Some(Ok(_))) {
-                    specs.push(doc("results.json", Doc::Results));
-                }
-                if snap.status.state == JobState::Failed {
-                    specs.push(doc("exceptions.json", Doc::Exceptions));
-                }
+                let mut specs = vec![doc("status.json", Doc::Status)];
+                specs.extend(present.into_iter().flatten().map(|(n, d)| doc(n, d)));
                 Ok((specs, self.job_mtime(&snap)))
             }
             Content::Static(entries) => Ok((entries.to_vec(), dir.mtime)),
@@ -450,13 +466,17 @@ impl Tree {
             // Results of a successful job do not change; keep them while it stays successful.
             match cached.as_ref().and_then(|s| s.results.clone()) {
                 Some(Ok(r)) => Some(Ok(r)),
-                _ => match self.api.results(id).await {
+                _ => match self.api.results(id, status.process_id.as_deref()).await {
                     Ok(r) => Some(Ok(Arc::new(r))),
                     Err(e @ FsError::NotFound(_)) => {
                         tracing::info!("job {id}: results are gone: {e}");
                         Some(Err(e))
                     }
-                    Err(e) => return Err(e),
+                    // The job directory still shows `.job/`; asked again after the TTL.
+                    Err(e) => {
+                        tracing::warn!("job {id}: results cannot be shown: {e}");
+                        Some(Err(e))
+                    }
                 },
             }
         } else {
@@ -485,7 +505,7 @@ impl Tree {
         let url = Url::parse(href).map_err(|e| FsError::Io(format!("bad href {href}: {e}")))?;
         let meta = probe(self.api.http(), &url).await?;
         let file = match cached.as_ref() {
-            Some((old, _)) if old.meta == meta && !old.is_stale() => old.clone(),
+            Some((old, _)) if old.meta.same_version(&meta) && !old.is_stale() => old.clone(),
             Some((old, _)) => {
                 // Handles still open on the old version must not serve its cached blocks as
                 // the file's bytes any more: the kernel's pages are about to hold the new ones.
@@ -504,31 +524,86 @@ impl Tree {
             return Err(FsError::IsDir);
         };
         match doc {
-            Doc::Status => return Ok(Bytes::from(self.job(id).await?.status.raw)),
-            Doc::Results => {
-                return match self.job(id).await?.results {
-                    Some(Ok(r)) => Ok(Bytes::from(r.raw.clone())),
-                    Some(Err(e)) => Err(e),
-                    None => Err(FsError::NotFound(format!("job {id} has no results"))),
-                }
-            }
-            _ => {}
+            Doc::Status => Ok(Bytes::from(self.job(id).await?.status.raw)),
+            Doc::Results => match self.job(id).await?.results {
+                Some(Ok(r)) => r
+                    .raw
+                    .clone()
+                    .map(Bytes::from)
+                    .ok_or_else(|| FsError::NotFound(format!("job {id}: no results document"))),
+                Some(Err(e)) => Err(e),
+                None => Err(FsError::NotFound(format!("job {id} has no results"))),
+            },
+            _ => self
+                .job_doc(id, *doc)
+                .await
+                .ok_or_else(|| FsError::NotFound(format!("job {id}: no {doc:?} document"))),
         }
-        let ttl = self.job_ttl(node).await;
-        let mut cached = node.document.lock().await;
+    }
+
+    async fn has_doc(&self, id: &Arc<str>, doc: Doc) -> bool {
+        match doc {
+            Doc::Status | Doc::Results => true,
+            _ => self.job_doc(id, doc).await.is_some(),
+        }
+    }
+
+    /// A `.job/` document from the cache while its job's TTL lasts; None when the server
+    /// does not have it (or could not give it: logged).
+    async fn job_doc(&self, id: &Arc<str>, doc: Doc) -> Option<Bytes> {
+        let cell = lock(&self.docs)
+            .entry((id.clone(), doc))
+            .or_default()
+            .clone();
+        let mut cached = cell.lock().await;
+        let finished = self
+            .cached_job(id)
+            .await
+            .is_some_and(|s| s.status.state.is_terminal());
+        let ttl = if finished {
+            self.cfg.finished_ttl
+        } else {
+            self.cfg.active_ttl
+        };
         if let Some((bytes, at)) = cached.as_ref() {
             if at.elapsed() < ttl {
-                return Ok(bytes.clone());
+                return bytes.clone();
             }
         }
+        let fetched = self.fetch_doc(id, doc).await;
+        *cached = Some((fetched.clone(), Instant::now()));
+        fetched
+    }
+
+    async fn fetch_doc(&self, id: &str, doc: Doc) -> Option<Bytes> {
         let which = match doc {
             Doc::Inputs => JobDocument::Inputs,
             Doc::Logs => JobDocument::Logs,
-            _ => JobDocument::Exceptions,
+            Doc::Exceptions => JobDocument::Exceptions,
+            Doc::Statistics => JobDocument::Statistics,
+            Doc::Provenance => JobDocument::Provenance,
+            Doc::Status | Doc::Results => return None,
         };
-        let bytes = Bytes::from(self.api.document(id, which).await?);
-        *cached = Some((bytes.clone(), Instant::now()));
-        Ok(bytes)
+        match self.api.document(id, which).await {
+            Ok(bytes) => return Some(Bytes::from(bytes)),
+            // 404, 405, 410, 501: a document this server (or job) does not have.
+            Err(FsError::NotFound(e)) => tracing::debug!("{e}"),
+            Err(e @ FsError::Io(_)) if e.to_string().contains("unexpected") => {
+                tracing::debug!("{e}")
+            }
+            Err(e) => tracing::warn!("job {id}: {e}; not listed in .job/ for now"),
+        }
+        if doc != Doc::Exceptions {
+            return None;
+        }
+        // No /exceptions: the error /results answered is the cause of the failure.
+        match self.api.results_error(id).await {
+            Ok(body) => body.map(Bytes::from),
+            Err(e) => {
+                tracing::warn!("job {id}: the cause of its failure: {e}");
+                None
+            }
+        }
     }
 
     /// A node's attributes; for remote files and documents this may ask the server.

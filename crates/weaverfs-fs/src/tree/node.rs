@@ -43,13 +43,15 @@ impl Content {
 }
 
 /// The documents of `JOB/.job/`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Doc {
     Status,
     Inputs,
     Results,
     Logs,
     Exceptions,
+    Statistics,
+    Provenance,
 }
 
 /// An entry a directory listing produces.
@@ -80,7 +82,6 @@ pub struct Node {
     pub(super) remote: tokio::sync::Mutex<Option<(Arc<RemoteFile>, Instant)>>,
     /// The size last reported to the kernel for a remote file (u64::MAX: none yet).
     pub(super) reported_size: AtomicU64,
-    pub(super) document: tokio::sync::Mutex<Option<(Bytes, Instant)>>,
     /// The version (block cache key) of a remote file when it was last opened.
     last_opened: std::sync::Mutex<Option<Arc<str>>>,
 }
@@ -142,7 +143,6 @@ impl Node {
             listing: Default::default(),
             remote: Default::default(),
             reported_size: AtomicU64::new(u64::MAX),
-            document: Default::default(),
             last_opened: Default::default(),
         }
     }

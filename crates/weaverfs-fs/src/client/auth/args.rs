@@ -47,7 +47,7 @@ pub struct AuthArgs {
     /// Sign in to this Magpie (https://host/magpie) as --user and send its auth_tkt cookie.
     #[arg(long, value_name = "URL")]
     pub magpie_url: Option<Url>,
-    /// Another origin (https://host[:port]) that gets the credentials too (repeatable).
+    /// Another origin (`https://host[:port]`) that gets the credentials too (repeatable).
     #[arg(long = "auth-origin", value_name = "ORIGIN")]
     pub auth_origins: Vec<String>,
     /// A PEM file of CA certificates trusted besides the system's.

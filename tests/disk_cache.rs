@@ -1,0 +1,248 @@
+//! The disk cache (`--cache-dir`) through real mounts: its bound, reuse after a remount with no
+//! bytes from the origin, a changed file fetched again, a daemon killed mid-write, and two
+//! mounts sharing one directory.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{is_mounted, Mounted};
+use weaverfs_fs::cache::disk::{allocated_bytes, ledger_used};
+use weaverfs_server::{jobs, ServerConfig, TestServer};
+
+const MIB: u64 = 1 << 20;
+const BIG: &str = "output_big/big.dat";
+
+fn server() -> ServerConfig {
+    ServerConfig {
+        big_file_size: 24 * MIB,
+        ..ServerConfig::default()
+    }
+}
+
+fn served() -> String {
+    format!("/wpsoutputs/{}/{BIG}", jobs::FILES)
+}
+
+fn local(root: &Path) -> std::path::PathBuf {
+    root.join(jobs::FILES).join("output_big.dat")
+}
+
+/// Body bytes of `path` the server sent, from its request log (ranges, or whole bodies).
+fn origin_bytes(server: &TestServer, path: &str) -> u64 {
+    let size = server.file_size(path).unwrap();
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with(path))
+        .map(
+            |r| match r.range.as_deref().and_then(|r| r.strip_prefix("bytes=")) {
+                Some(range) => {
+                    let (a, b) = range.split_once('-').unwrap();
+                    let a: u64 = a.parse().unwrap();
+                    let b: u64 = b.parse::<u64>().map_or(size - 1, |b| b.min(size - 1));
+                    b + 1 - a
+                }
+                None => size,
+            },
+        )
+        .sum()
+}
+
+fn assert_whole_file(server: &TestServer, file: &Path) {
+    let size = server.file_size(&served()).unwrap();
+    let got = fs::read(file).unwrap();
+    assert_eq!(got.len() as u64, size);
+    assert!(
+        got == server.file_bytes(&served(), 0, size).unwrap(),
+        "bytes differ"
+    );
+}
+
+/// Another mount of the same server, in its own directory; killed and unmounted when dropped.
+struct Extra {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Extra {
+    fn mount(url: &str, args: &[&str]) -> Extra {
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_weaverfs"))
+            .arg("mount")
+            .arg(url)
+            .arg(dir.path())
+            .arg("--foreground")
+            .args(args)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !is_mounted(dir.path()) {
+            assert!(Instant::now() < deadline, "the second mount did not appear");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Extra { child, dir }
+    }
+}
+
+impl Drop for Extra {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = Command::new("fusermount3")
+            .arg("-uz")
+            .arg(self.dir.path())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn cache_report(dir: &Path) -> String {
+    common::run(
+        env!("CARGO_BIN_EXE_weaverfs"),
+        &["cache", dir.to_str().unwrap()],
+    )
+}
+
+#[test]
+fn a_remount_reads_the_file_from_disk_with_no_origin_bytes() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().to_str().unwrap();
+    let args = ["--cache-size", "8M", "--cache-dir", dir];
+    let mut m = Mounted::start_logged(server(), &args);
+    assert_whole_file(&m.server, &local(m.root()));
+    m.stop();
+    // The blocks reach the disk in the background; all of them are there once the daemon is gone.
+    let report = cache_report(cache.path());
+    assert!(report.contains("100.0%"), "{report}");
+    assert!(report.contains(&served()), "{report}");
+    m.server.clear_requests();
+    let url = m.server.api_url();
+    m.mount(&url, &args, &[]);
+    assert_whole_file(&m.server, &local(m.root()));
+    assert_eq!(origin_bytes(&m.server, &served()), 0, "fetched again");
+    let report = cache_report(cache.path());
+    assert!(report.contains("blocks hit"), "{report}");
+    // Cleared: the next mount fetches again, and still reads right.
+    common::run(env!("CARGO_BIN_EXE_weaverfs"), &["cache", dir, "--clear"]);
+    m.stop();
+    assert!(cache_report(cache.path()).contains("files       0"));
+    m.mount(&url, &args, &[]);
+    assert_whole_file(&m.server, &local(m.root()));
+    assert_eq!(origin_bytes(&m.server, &served()), 24 * MIB);
+}
+
+#[test]
+fn the_bound_holds_while_a_larger_file_is_read() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().to_str().unwrap();
+    let bound = 8 * MIB;
+    let m = Mounted::start_logged(
+        server(),
+        &[
+            "--cache-size",
+            "4M",
+            "--cache-dir",
+            dir,
+            "--cache-dir-size",
+            "8M",
+        ],
+    );
+    let file = local(m.root());
+    let max = std::thread::scope(|s| {
+        let reader = s.spawn(|| assert_whole_file(&m.server, &file));
+        let mut max = 0;
+        while !reader.is_finished() {
+            max = max.max(allocated_bytes(cache.path()));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        reader.join().unwrap();
+        max
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let end = allocated_bytes(cache.path());
+    assert!(max <= bound && end <= bound, "{max} / {end} > {bound}");
+    assert!(end > bound / 2, "the cache was not used: {end} bytes");
+    assert!(ledger_used(cache.path()).unwrap() <= bound);
+}
+
+#[test]
+fn a_file_changed_on_the_server_is_not_served_from_old_blocks() {
+    let cache = tempfile::tempdir().unwrap();
+    let args = ["--cache-dir", cache.path().to_str().unwrap()];
+    let mut m = Mounted::start_logged(server(), &args);
+    assert_whole_file(&m.server, &local(m.root()));
+    m.stop();
+    m.server.bump_file_version(&served());
+    m.server.clear_requests();
+    let url = m.server.api_url();
+    m.mount(&url, &args, &[]);
+    assert_whole_file(&m.server, &local(m.root()));
+    assert_eq!(origin_bytes(&m.server, &served()), 24 * MIB);
+}
+
+#[test]
+fn a_daemon_killed_mid_write_leaves_no_torn_block() {
+    let cache = tempfile::tempdir().unwrap();
+    let args = ["--cache-dir", cache.path().to_str().unwrap()];
+    let mut m = Mounted::start_logged(server(), &args);
+    let url = m.server.api_url();
+    let file = local(m.root());
+    let reader = std::thread::spawn(move || {
+        let _ = fs::read(file);
+    });
+    // Killed while blocks are being written.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while allocated_bytes(cache.path()) < 4 * MIB {
+        assert!(Instant::now() < deadline, "no block reached the disk");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // SAFETY: kill(2) of our own child.
+    unsafe { libc::kill(m.pid() as i32, libc::SIGKILL) };
+    let _ = reader.join();
+    common::run("fusermount3", &["-uz", m.root().to_str().unwrap()]);
+    // A fresh mount on the same cache: every byte right, from disk where whole.
+    m.server.clear_requests();
+    m.mount(&url, &args, &[]);
+    assert_whole_file(&m.server, &local(m.root()));
+    assert!(
+        origin_bytes(&m.server, &served()) < 24 * MIB,
+        "nothing reused"
+    );
+}
+
+#[test]
+fn two_mounts_share_one_cache_directory() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().to_str().unwrap();
+    let bound = 32 * MIB;
+    let args = ["--cache-dir", dir, "--cache-dir-size", "32M"];
+    let mut m = Mounted::start_logged(server(), &args);
+    let url = m.server.api_url();
+    let other = Extra::mount(&url, &args);
+    std::thread::scope(|s| {
+        let a = s.spawn(|| assert_whole_file(&m.server, &local(m.root())));
+        let b = s.spawn(|| assert_whole_file(&m.server, &local(other.dir.path())));
+        while !a.is_finished() || !b.is_finished() {
+            assert!(allocated_bytes(cache.path()) <= bound);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        a.join().unwrap();
+        b.join().unwrap();
+    });
+    drop(other);
+    m.stop();
+    // Each block counted once: the ledger is what the files take.
+    let used = ledger_used(cache.path()).unwrap();
+    assert!(used <= bound);
+    assert!(allocated_bytes(cache.path()) <= used);
+    // A third mount finds the whole file.
+    m.server.clear_requests();
+    m.mount(&url, &args, &[]);
+    assert_whole_file(&m.server, &local(m.root()));
+    assert_eq!(origin_bytes(&m.server, &served()), 0);
+}
