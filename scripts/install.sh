@@ -23,7 +23,8 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-cargo install --locked --path . --quiet --force
+# target/ (not a temporary directory): a second run, or scripts/test.sh as root, reuses the build
+cargo install --locked --path . --target-dir target --quiet --force
 bin="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin"
 if [ "$(command -v weaverfs || true)" != "$bin/weaverfs" ]; then
   echo "install.sh: weaverfs is in $bin, which is not first on your PATH; add it:" >&2
