@@ -40,7 +40,7 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 
 #[test]
 fn an_open_log_follows_a_running_job() {
-    let m = Mounted::start(ServerConfig::default(), &["--active-ttl", "0.2s"]);
+    let m = Mounted::start(ServerConfig::default(), &["--active-ttl", "1"]);
     let log = m.path(&format!("{RUNNING}/.job/logs.txt"));
     let mut f = std::fs::File::open(&log).unwrap();
     let mut first = String::new();
@@ -78,7 +78,7 @@ fn an_open_log_follows_a_running_job() {
 
 #[test]
 fn the_log_is_fetched_at_most_once_per_ttl() {
-    let m = Mounted::start(ServerConfig::default(), &["--active-ttl", "1s"]);
+    let m = Mounted::start(ServerConfig::default(), &["--active-ttl", "1"]);
     let log = m.path(&format!("{RUNNING}/.job/logs.txt"));
     let mut f = std::fs::File::open(&log).unwrap();
     let logs_requests = || {
@@ -214,7 +214,7 @@ fn get_fails_for_a_job_that_has_not_succeeded_and_names_its_state() {
 
     // --wait: the job finishes while get waits for it.
     let dir = out.path().join("waited");
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args([
             "get",
             &url,
