@@ -18,8 +18,8 @@ use cli::MountingArgs;
 use options::{parse_duration, parse_size, ClientArgs, FreshArgs};
 use weaverfs_fs::get::{GetOptions, ProgressMode};
 use weaverfs_fs::mount::logging::{self, LogTarget};
-use weaverfs_fs::mount::{daemon, helper as mount_helper, mountpoint};
 use weaverfs_fs::mount::mount_and_serve;
+use weaverfs_fs::mount::{daemon, helper as mount_helper, mountpoint};
 use weaverfs_server::{ServerConfig, TestServer};
 
 /// `0.1.0 (commit 1a2b3c4d5e6f)`: the build's git commit, from build.rs.
