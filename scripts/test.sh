@@ -24,9 +24,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 [ -z "${RUSTUP_TOOLCHAIN:-}" ] && unset RUSTUP_TOOLCHAIN
 
+# A missing dependency fails only the tests that need it (each says what it missed): the
+# other test files still run, and the summary still comes.
 if ! scripts/test-deps.sh; then
-  echo "0 passed, 1 failed"
-  exit 1
+  echo "test.sh: some of what the tests need is missing (above); the tests that need it will fail" >&2
 fi
 
 # What the run changes on this machine, undone on exit.
