@@ -141,16 +141,19 @@ fn positive(option: &str, d: Duration) -> Result<Duration, String> {
     }
 }
 
-/// `4096`, `256M`, `1G`, `1T`, `32MiB` (powers of 1024), `1.5G`.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
+/// `1.5G` as (1.5, "G"): a non-negative number, then what follows it.
+fn number_and_unit(s: &str) -> Option<(f64, &str)> {
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
-    let n: f64 = number
-        .parse()
-        .map_err(|_| format!("bad size {s:?} (e.g. 256M, 1G)"))?;
+    Some((number.parse().ok()?, unit))
+}
+
+/// `4096`, `256M`, `1G`, `1T`, `32MiB` (powers of 1024), `1.5G`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (n, unit) = number_and_unit(s).ok_or_else(|| format!("bad size {s:?} (e.g. 256M, 1G)"))?;
     let shift = match unit.trim().to_ascii_uppercase().as_str() {
         "" | "B" => 0,
         "K" | "KB" | "KIB" => 10,
@@ -169,13 +172,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 /// Seconds (`30`, `0.5`) or a number with a unit: `ms`, `s`, `m`, `h` (`30s`, `5m`, `1.5h`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let n: f64 = number
-        .parse()
-        .map_err(|_| format!("bad duration {s:?} (e.g. 30s, 5m, 0.5)"))?;
+    let (n, unit) =
+        number_and_unit(s).ok_or_else(|| format!("bad duration {s:?} (e.g. 30s, 5m, 0.5)"))?;
     let secs = match unit.trim() {
         "" | "s" | "sec" | "secs" => n,
         "ms" => n / 1000.0,

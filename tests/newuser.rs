@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{is_mounted, run, start_server, Mounted};
-use weaverfs_server::jobs::{FAILED, LITERALS, RUNNING};
+use weaverfs_server::jobs::{FAILED, FILES, LITERALS, RUNNING};
 use weaverfs_server::ServerConfig;
 
 const BIN: &str = env!("CARGO_BIN_EXE_weaverfs");
@@ -427,4 +427,35 @@ fn demo_makes_its_mountpoint() {
     assert!(dir.join(LITERALS).is_dir());
     let res = weaverfs(&["unmount", dir.to_str().unwrap()]);
     assert!(res.status.success(), "{}", stderr(&res));
+}
+
+#[test]
+fn ctrl_c_in_get_says_what_was_kept_and_that_a_rerun_resumes() {
+    let (_rt, server) = start_server(ServerConfig {
+        big_file_size: 24 << 20,
+        ..Default::default()
+    });
+    server.set_latency(Duration::from_millis(150));
+    let out = tempfile::tempdir().unwrap();
+    let child = Command::new(BIN)
+        .args(["get", &server.api_url(), FILES, "-o"])
+        .arg(out.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("a file being fetched", || {
+        out.path().join("output_big.dat.part").exists()
+    });
+    // SAFETY: a plain signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let res = child.wait_with_output().unwrap();
+    let said = stderr(&res);
+    assert!(!res.status.success(), "{said}");
+    assert!(said.contains("interrupted"), "{said}");
+    assert!(said.contains(&out.path().display().to_string()), "{said}");
+    assert!(
+        said.contains("run the same command again to resume"),
+        "{said}"
+    );
+    assert!(out.path().join("output_big.dat.part").exists());
 }
