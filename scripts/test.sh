@@ -15,8 +15,12 @@ if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null; then
     echo "test.sh: the real-mount tests need root; running them through sudo (build in target/root)" >&2
     mkdir -p target
-    exec sudo env "PATH=$PATH" "RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}" \
-      "RUSTUP_TOOLCHAIN=${RUSTUP_TOOLCHAIN:-}" "CARGO_TARGET_DIR=$PWD/target/root" "$0" "$@"
+    # The user's PATH (for cargo) with root's sbin dirs (useradd, and what test-deps.sh looks
+    # for); root's build and test servers under target/root, so that target/ stays the user's.
+    exec sudo env "PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin" \
+      "RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}" "RUSTUP_TOOLCHAIN=${RUSTUP_TOOLCHAIN:-}" \
+      "CARGO_TARGET_DIR=$PWD/target/root" "WEAVERFS_TEST_SERVERS=$PWD/target/root/test-servers" \
+      "$0" "$@"
   fi
   echo "test.sh: the real-mount tests need root, and there is no sudo; run scripts/test.sh as root" >&2
   echo "0 passed, 1 failed"
