@@ -63,7 +63,7 @@ pub fn listing(data: &[u8]) {
     if let Ok(page) = Page::parse(data, &url) {
         let mut names = UniqueNames::default();
         let mut seen = HashSet::new();
-        for id in &page.ids {
+        for id in page.jobs.iter().map(|j| &j.id) {
             let name = names.claim(id);
             assert_safe(&name);
             assert!(seen.insert(name));

@@ -12,6 +12,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${WEAVERFS_BIN:-$root/target/release/weaverfs}
 [ -x "$bin" ] || (cd "$root" && cargo build --release -q)
 work=$(mktemp -d /var/tmp/bench-cluster.XXXXXX)
+# Squid, run as root, works as the `proxy` user: it must be able to reach $work/squid.
+chmod 711 "$work"
 pids=()
 mounts=()
 cleanup() {
@@ -47,7 +49,7 @@ ap=$(port)
 "$bin" serve --addr 127.0.0.1:$ap --jobs-dir "$work/jobs" --files-url "http://127.0.0.1:$np" >/dev/null 2>&1 & pids+=($!)
 sleep 1
 api=http://127.0.0.1:$ap/weaver
-origin_bytes() { awk -v u="/$job/out/big.bin" '$2 == u { b += $4 } END { printf "%d\n", b }' "$work/nginx/access.log"; }
+origin_bytes() { awk -v u="/$job/out/big.bin" '$2 == u { b += $4 } END { printf "%.0f\n", b }' "$work/nginx/access.log"; }
 mount_one() { # DIR ARGS...
   local d=$1; shift; mkdir -p "$d"; "$bin" mount "$api" "$d" "$@"; mounts+=("$d")
 }
@@ -63,7 +65,7 @@ cat "$src" >/dev/null # the local file's pages cached, as the cache's are
 echo "  mount, from disk cache: $(rate "$work/m0/$job/out.bin")  (origin bytes: $(( $(origin_bytes) - before )))"
 echo "  local file, dd:         $(rate "$src")"
 "$bin" unmount "$work/m0"
-"$bin" cache "$work/cache0" | head -4
+"$bin" cache "$work/cache0" # (not piped to head: a closed pipe would fail the run)
 
 squid_conf() { # DIR PROXY_PORT
   cat <<EOF
@@ -96,7 +98,9 @@ fanout() { # LABEL ARGS...
     mount_one "$work/n$label$i" --cache-dir "$work/c$label$i" --cache-size 32M "$@"; ms+=("$work/n$label$i")
   done
   local t0; t0=$(date +%s.%N)
-  for m in "${ms[@]}"; do cmp "$m/$job/out.bin" "$src" & done
+  for m in "${ms[@]}"; do
+    ( cmp -s "$m/$job/out.bin" "$src" || { echo "  $m: bytes differ or unreadable" >&2; exit 1; } ) &
+  done
   wait -n; for _ in $(seq 2 "$n"); do wait -n; done
   local t1; t1=$(date +%s.%N)
   local sent=$(( $(origin_bytes) - before ))
@@ -112,5 +116,9 @@ squid_conf "$work/squid" "$sp" >"$work/squid/squid.conf"
 [ "$(id -u)" = 0 ] && chown -R proxy:proxy "$work/squid"
 squid -f "$work/squid/squid.conf" -z -N 2>/dev/null
 squid -f "$work/squid/squid.conf" -N & pids+=($!)
-for _ in $(seq 1 100); do (echo >/dev/tcp/127.0.0.1/$sp) 2>/dev/null && break; sleep 0.1; done
+up=0
+for _ in $(seq 1 100); do (echo >/dev/tcp/127.0.0.1/$sp) 2>/dev/null && { up=1; break; }; sleep 0.1; done
+if [ "$up" = 0 ]; then
+  echo "squid did not start:" >&2; cat "$work/squid/cache.log" >&2; exit 1
+fi
 fanout "through-squid" --proxy "http://127.0.0.1:$sp"

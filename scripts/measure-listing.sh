@@ -40,7 +40,7 @@ timed() { # label, command...: prints the seconds and keeps the output in $work/
   printf '%-28s %6.2f s  %d lines\n' "$label" "$(echo "$end - $start" | bc -l)" "$(wc -l <"$work/out")"
 }
 
-expected=$((n + 7)) # the listed sample jobs
+expected=$((n + 16)) # the 13 listed sample jobs and the 3 views
 timed "ls (cold)" ls -f "$mnt"
 listed=$(grep -cvx '\.\|\.\.' "$work/out")
 dups=$(sort "$work/out" | uniq -d | wc -l)

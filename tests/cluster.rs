@@ -1,6 +1,7 @@
 //! A cluster through a real site cache: Squid (Debian's package) in front of nginx serving the
 //! outputs, eight mounts each with its own disk cache reading one 256 MiB output at once, a
-//! reverse-proxy site cache, and proxies stopped mid-read.
+//! reverse-proxy site cache, proxies stopped mid-read, and a Squid holding an old copy of a file
+//! changed at the origin.
 
 mod common;
 
@@ -59,7 +60,26 @@ impl Site {
     }
 
     fn origin_bytes(&self) -> u64 {
-        self.nginx.bytes_sent(&format!("/{JOB}/out/big.bin"))
+        self.nginx.bytes_sent(&self.uri())
+    }
+
+    fn uri(&self) -> String {
+        format!("/{JOB}/out/big.bin")
+    }
+
+    /// Replaces the output at the origin with other bytes of the same size and a new mtime
+    /// (so a new ETag and Last-Modified).
+    fn change(&self) {
+        let mut bytes = fs::read(self.source()).unwrap();
+        bytes.iter_mut().for_each(|b| *b = !*b);
+        fs::write(self.source(), &bytes).unwrap();
+        let later = std::time::SystemTime::now() + Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(self.source())
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
     }
 }
 
@@ -98,6 +118,11 @@ impl Node {
 
     fn file(&self) -> PathBuf {
         self.dir.path().join(JOB).join("out.bin")
+    }
+
+    fn stats(&self) -> weaverfs_fs::stats::Snapshot {
+        let text = fs::read(self.dir.path().join(".weaverfs/stats.json")).unwrap();
+        serde_json::from_slice(&text).unwrap()
     }
 }
 
@@ -200,4 +225,39 @@ fn a_proxy_stopped_mid_read_fails_over_then_goes_direct() {
         }
     });
     assert_eq!(stopped, 2);
+}
+
+/// Squid holds a copy of the output (fresh by its rules), and the output changes at the origin.
+/// A node's probe revalidates (it sees the new version); Squid still answers reads with its old
+/// copy, which fails validation: the node asks once more with `no-cache` and reads the new
+/// bytes, every one exact, never the old ones.
+#[test]
+fn a_stale_copy_in_squid_is_refetched_past_it_and_never_served() {
+    let site = Site::new(8 * MIB);
+    let squid = Squid::start(site.nginx.addr);
+    let proxy = squid.proxy_url();
+    let url = site.server.api_url();
+    let args = ["--proxy", proxy.as_str(), "--read-ahead-blocks", "2"];
+    {
+        let warm = Node::mount(&url, &args);
+        read_checked(&warm.file(), &site.source(), |_| {});
+        assert_eq!(warm.stats().refetched_past_caches, 0);
+    }
+    let before = site.origin_bytes();
+    assert!(before >= 8 * MIB, "{before}");
+    site.change();
+    let node = Node::mount(&url, &args);
+    read_checked(&node.file(), &site.source(), |_| {});
+    let stats = node.stats();
+    assert!(stats.refetched_past_caches >= 1, "{stats:?}");
+    assert!(
+        site.nginx
+            .requests_with_cache_control(&site.uri(), "no-cache")
+            >= 1,
+        "no no-cache request reached the origin"
+    );
+    assert!(stats.errors.is_empty(), "{:?}", stats.errors);
+    // And a third node, now that Squid holds the new copy, reads it through Squid.
+    let third = Node::mount(&url, &args);
+    read_checked(&third.file(), &site.source(), |_| {});
 }

@@ -239,14 +239,20 @@ async fn the_listing_follows_every_page() {
     let (server, fs) = setup(cfg, 8 << 20).await;
     let fh = fs.opendir(ROOT_INO).await.unwrap();
     let entries = fs.readdir(fh).unwrap();
-    let names: std::collections::HashSet<&str> =
-        entries.iter().skip(2).map(|e| e.name.as_str()).collect();
+    let (views, jobs_listed): (Vec<&str>, Vec<&str>) = entries
+        .iter()
+        .skip(2)
+        .map(|e| e.name.as_str())
+        .partition(|n| n.starts_with('@'));
+    assert_eq!(views, ["@process", "@status", "@date"]);
+    let expected = jobs::LISTED_SAMPLES + 2500;
     assert_eq!(
-        entries.len() - 2,
-        2507,
-        "7 listed samples and 2500 extra jobs"
+        jobs_listed.len(),
+        expected,
+        "the listed samples and 2500 extra jobs"
     );
-    assert_eq!(names.len(), 2507, "no duplicates");
+    let names: std::collections::HashSet<&str> = jobs_listed.into_iter().collect();
+    assert_eq!(names.len(), expected, "no duplicates");
     assert!(names.contains(jobs::extra_job_id(0).as_str()));
     assert!(names.contains(jobs::extra_job_id(2499).as_str()));
     assert!(!names.contains(jobs::UNLISTED));
@@ -339,4 +345,27 @@ proptest::proptest! {
             server.shutdown().await;
         });
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_path_walk_asks_for_its_job_alone() {
+    let cfg = ServerConfig {
+        extra_jobs: 2500,
+        ..small()
+    };
+    let (server, fs) = setup(cfg, 8 << 20).await;
+    let ino = ino_of(&fs, &[jobs::FILES, "output_big.dat"]).await;
+    let fh = fs.open(ino).await.unwrap().fh;
+    assert_eq!(fs.read(fh, 0, 4096).await.unwrap().len(), 4096);
+    let asked: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert!(
+        !asked.iter().any(|p| p.starts_with("/weaver/jobs?")),
+        "no root listing for one path: {asked:?}"
+    );
+    assert!(asked.contains(&format!("/weaver/jobs/{}", jobs::FILES)));
+    // The root, listed later, holds the same job directory.
+    let root = fs.opendir(ROOT_INO).await.unwrap();
+    let listed = fs.readdir(root).unwrap();
+    let job = fs.lookup(ROOT_INO, jobs::FILES).await.unwrap().ino;
+    assert!(listed.iter().any(|e| e.name == jobs::FILES && e.ino == job));
 }

@@ -1,6 +1,7 @@
 //! The disk cache (`--cache-dir`) through real mounts: its bound, reuse after a remount with no
-//! bytes from the origin, a changed file fetched again, a daemon killed mid-write, and two
-//! mounts sharing one directory.
+//! bytes from the origin, a changed file fetched again, a daemon killed mid-write, two mounts
+//! sharing one directory, its counters in `stats.json`, a server that ignores Range, and the
+//! check of a file read whole against the server's digest.
 
 mod common;
 
@@ -11,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use common::{is_mounted, Mounted};
 use weaverfs_fs::cache::disk::{allocated_bytes, ledger_used};
-use weaverfs_server::{jobs, ServerConfig, TestServer};
+use weaverfs_fs::stats::Snapshot;
+use weaverfs_server::{jobs, Digests, ServerConfig, TestServer};
 
 const MIB: u64 = 1 << 20;
 const BIG: &str = "output_big/big.dat";
@@ -101,6 +103,26 @@ impl Drop for Extra {
     }
 }
 
+/// The mount's `.weaverfs/stats.json`.
+fn stats(root: &Path) -> Snapshot {
+    let text = fs::read(root.join(".weaverfs/stats.json")).unwrap();
+    serde_json::from_slice(&text).unwrap()
+}
+
+/// Waits until the mount's disk cache has written `bytes` (blocks go to disk in the background).
+fn wait_written(root: &Path, bytes: u64) -> Snapshot {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = stats(root);
+        let written = s.disk_cache.as_ref().map_or(0, |d| d.bytes_written);
+        if written >= bytes {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "{written} bytes written to disk");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn cache_report(dir: &Path) -> String {
     common::run(
         env!("CARGO_BIN_EXE_weaverfs"),
@@ -115,8 +137,15 @@ fn a_remount_reads_the_file_from_disk_with_no_origin_bytes() {
     let args = ["--cache-size", "8M", "--cache-dir", dir];
     let mut m = Mounted::start_logged(server(), &args);
     assert_whole_file(&m.server, &local(m.root()));
+    // The mount's counters: every block missed on disk, then written there.
+    let first = wait_written(m.root(), 24 * MIB).disk_cache.unwrap();
+    assert_eq!((first.hits, first.bytes_read), (0, 0), "{first:?}");
+    assert!(
+        first.misses >= 24 && first.blocks_written == 24,
+        "{first:?}"
+    );
+    assert_eq!(first.limit_bytes, 10 << 30, "the default bound");
     m.stop();
-    // The blocks reach the disk in the background; all of them are there once the daemon is gone.
     let report = cache_report(cache.path());
     assert!(report.contains("100.0%"), "{report}");
     assert!(report.contains(&served()), "{report}");
@@ -125,6 +154,12 @@ fn a_remount_reads_the_file_from_disk_with_no_origin_bytes() {
     m.mount(&url, &args, &[]);
     assert_whole_file(&m.server, &local(m.root()));
     assert_eq!(origin_bytes(&m.server, &served()), 0, "fetched again");
+    let again = stats(m.root()).disk_cache.unwrap();
+    assert!(
+        again.hits >= 24 && again.bytes_read >= 24 * MIB,
+        "{again:?}"
+    );
+    assert_eq!((again.misses, again.bytes_written), (0, 0), "{again:?}");
     let report = cache_report(cache.path());
     assert!(report.contains("blocks hit"), "{report}");
     // Cleared: the next mount fetches again, and still reads right.
@@ -245,4 +280,89 @@ fn two_mounts_share_one_cache_directory() {
     m.mount(&url, &args, &[]);
     assert_whole_file(&m.server, &local(m.root()));
     assert_eq!(origin_bytes(&m.server, &served()), 0);
+}
+
+#[test]
+fn a_server_that_ignores_range_fills_the_disk_cache_too() {
+    let cache = tempfile::tempdir().unwrap();
+    let args = ["--cache-dir", cache.path().to_str().unwrap()];
+    let cfg = ServerConfig {
+        ignore_range: true,
+        ..server()
+    };
+    let mut m = Mounted::start_logged(cfg, &args);
+    assert_whole_file(&m.server, &local(m.root()));
+    wait_written(m.root(), 24 * MIB);
+    m.stop();
+    m.server.clear_requests();
+    let url = m.server.api_url();
+    m.mount(&url, &args, &[]);
+    assert_whole_file(&m.server, &local(m.root()));
+    assert_eq!(origin_bytes(&m.server, &served()), 0, "fetched again");
+}
+
+#[test]
+fn a_file_read_whole_matches_the_servers_digest_and_normal_reads_are_cacheable() {
+    let cache = tempfile::tempdir().unwrap();
+    let args = ["--cache-dir", cache.path().to_str().unwrap()];
+    let m = Mounted::start_logged(server(), &args);
+    m.server.set_digests(Digests::Correct);
+    // Read from byte 0 to the end: the check completes.
+    assert_whole_file(&m.server, &local(m.root()));
+    let s = stats(m.root());
+    assert_eq!((s.digests_verified, s.digest_mismatches), (1, 0));
+    assert!(m.log().contains("its digest matches"), "{}", m.log());
+    // No cache-busting header on any normal read (a site cache can serve them all).
+    let gets: Vec<_> = m
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path == served())
+        .collect();
+    assert!(!gets.is_empty());
+    for r in &gets {
+        assert!(
+            r.headers.get("cache-control").is_none() && r.headers.get("pragma").is_none(),
+            "{:?}",
+            r.headers
+        );
+    }
+    assert_eq!(s.refetched_past_caches, 0);
+}
+
+#[test]
+fn a_wrong_digest_is_eio_now_and_later_and_its_blocks_are_dropped() {
+    let cache = tempfile::tempdir().unwrap();
+    let args = ["--cache-dir", cache.path().to_str().unwrap()];
+    let mut m = Mounted::start_logged(server(), &args);
+    m.server.set_digests(Digests::Wrong);
+    let file = local(m.root());
+    let err = fs::read(&file).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
+    // Never served on later reads: the next open fails too.
+    let err = fs::read(&file).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
+    let s = stats(m.root());
+    assert_eq!((s.digests_verified, s.digest_mismatches), (0, 1));
+    assert!(
+        s.errors.get("EIO").is_some_and(|&n| n >= 2),
+        "{:?}",
+        s.errors
+    );
+    let log = m.log();
+    assert!(
+        log.contains("its bytes are wrong") && log.contains("sha2-256"),
+        "{log}"
+    );
+    m.stop();
+    // Its blocks were dropped from the disk: a remount (the digest right now) fetches the file
+    // again, and the check passes.
+    m.server.set_digests(Digests::Correct);
+    m.server.clear_requests();
+    let url = m.server.api_url();
+    m.mount(&url, &args, &[]);
+    assert_whole_file(&m.server, &local(m.root()));
+    let fetched = origin_bytes(&m.server, &served());
+    assert!(fetched >= 22 * MIB, "{fetched} bytes: old blocks reused");
+    assert_eq!(stats(m.root()).digests_verified, 1);
 }

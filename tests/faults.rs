@@ -272,7 +272,30 @@ fn a_file_changed_between_blocks_is_estale_and_reopening_shows_the_new_version()
     m.server.clear_requests();
     m.server.inject(&url, Fault::ChangeFile);
     assert_eq!(errno(read_block(&f, 5)), libc::ESTALE);
-    assert_eq!(gets(&m, &url), 1, "a changed file is not retried");
+    // Asked once more past any cache (no-cache), then a fresh HEAD decides; never retried.
+    let asked: Vec<_> = m
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == url)
+        .map(|r| {
+            let cc = r
+                .headers
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap().to_string());
+            (r.method, cc)
+        })
+        .collect();
+    let no_cache = Some("no-cache".to_string());
+    assert_eq!(
+        asked,
+        [
+            ("GET".to_string(), None),
+            ("GET".to_string(), no_cache.clone()),
+            ("HEAD".to_string(), no_cache)
+        ],
+        "a changed file is not retried"
+    );
     let new = truth(&m, &url);
     assert!(new != old && new.len() == old.len());
     // The open handle never mixes versions: what it has not read yet stays ESTALE.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::{start_server, Mounted};
 use weaverfs_server::jobs::{FILES, LITERALS};
-use weaverfs_server::{ServerConfig, TestServer};
+use weaverfs_server::{Digests, ServerConfig, TestServer};
 
 const BIG: &str = "output_big/big.dat";
 const BIN: &str = "output_bin/data.bin";
@@ -296,4 +296,36 @@ fn progress_is_drawn_when_asked_and_a_rerun_skips_complete_files() {
     let last = stderr.lines().last().unwrap_or_default();
     // The nine href files are there; literals and .job/ documents are written again.
     assert!(last.contains(" 9 already there"), "{last}");
+}
+
+#[test]
+fn a_download_is_checked_against_the_servers_digest() {
+    let (_rt, server) = start_server(ServerConfig {
+        big_file_size: 3 << 20,
+        ..Default::default()
+    });
+    server.set_digests(Digests::Correct);
+    let out = tempfile::tempdir().unwrap();
+    let run = get(&server, FILES, out.path(), &[]);
+    assert!(run.status.success(), "{run:?}");
+    let big = std::fs::read(out.path().join("output_big.dat")).unwrap();
+    assert!(
+        big == server
+            .file_bytes(&file_url(FILES, BIG), 0, u64::MAX)
+            .unwrap()
+    );
+    // A digest the bytes do not have: the run fails naming it, and keeps no such file.
+    server.set_digests(Digests::Wrong);
+    let out = tempfile::tempdir().unwrap();
+    let run = get(&server, FILES, out.path(), &[]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{run:?}");
+    assert!(stderr.contains("digest mismatch"), "{stderr}");
+    assert!(!out.path().join("output_big.dat").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().contains("output_big"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }

@@ -314,8 +314,11 @@ fn arrays_directories_and_tools() {
 #[test]
 fn job_states_failed_running_dismissed() {
     let m = Mounted::start(small_server(), &["--active-ttl", "1"]);
-    // Failed: only .job/, with the exceptions.
-    assert_eq!(names(&m.path(jobs::FAILED)), [".job".to_string()].into());
+    let only = |note: &str| [".job".to_string(), note.to_string()].into();
+    // Failed: .job/ with the exceptions, and the @failed note that says why.
+    assert_eq!(names(&m.path(jobs::FAILED)), only("@failed"));
+    let note = text(&m, &format!("{}/@failed", jobs::FAILED));
+    assert!(note.starts_with("failed: "), "{note}");
     let meta = names(&m.path(&format!("{}/.job", jobs::FAILED)));
     assert!(
         meta.contains("exceptions.json") && meta.contains("logs.txt"),
@@ -323,13 +326,13 @@ fn job_states_failed_running_dismissed() {
     );
     let exceptions = text(&m, &format!("{}/.job/exceptions.json", jobs::FAILED));
     assert!(exceptions.contains("MissingParameterValue"), "{exceptions}");
-    // Dismissed: only .job/, outputs are ENOENT.
-    assert_eq!(names(&m.path(jobs::DISMISSED)), [".job".to_string()].into());
+    // Dismissed: .job/ and its note, outputs are ENOENT.
+    assert_eq!(names(&m.path(jobs::DISMISSED)), only("@dismissed"));
     let err = fs::metadata(m.path(&format!("{}/anything", jobs::DISMISSED))).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
-    // Running: only .job/, a log that grows; outputs appear once it succeeds.
+    // Running: .job/ and its note, a log that grows; outputs appear once it succeeds.
     let running = m.path(jobs::RUNNING);
-    assert_eq!(names(&running), [".job".to_string()].into());
+    assert_eq!(names(&running), only("@running"));
     let logs = m.path(&format!("{}/.job/logs.txt", jobs::RUNNING));
     let first = fs::read_to_string(&logs).unwrap();
     std::thread::sleep(Duration::from_millis(1200));

@@ -53,6 +53,17 @@ fn check_kind(server: &RealServer, m: &Mounted, kind: &str, want: &[(&str, Want)
         let dir = m.path(&id);
         let mut expected: BTreeSet<String> = want.iter().map(|(n, _)| n.to_string()).collect();
         expected.insert(".job".into());
+        // A job that has not succeeded shows its state as an `@STATE` note.
+        let state = std::fs::read_to_string(dir.join(".job/state")).unwrap();
+        let state = state.trim();
+        match kind {
+            "failed" => assert_eq!(state, "failed", "{kind} job {id}"),
+            "running" => assert!(["accepted", "running"].contains(&state), "{id}: {state}"),
+            _ => assert_eq!(state, "successful", "{kind} job {id}"),
+        }
+        if state != "successful" {
+            expected.insert(format!("@{state}"));
+        }
         assert_eq!(names(&dir), expected, "{kind} job {id}: {}", m.log());
         let (status, _, results) = server.get(&format!("/jobs/{id}/results"));
         for (name, w) in want {
@@ -287,12 +298,16 @@ fn pygeoapi_jobs_read_back_exactly() {
     let failed = &server.jobs_of("failed")[0];
     assert_eq!(
         names(&m.path(&format!("{failed}/.job"))),
-        BTreeSet::from(["status.json".into(), "exceptions.json".into()])
+        BTreeSet::from([
+            "status.json".into(),
+            "state".into(),
+            "exceptions.json".into()
+        ])
     );
     let text = &server.jobs_of("text")[0];
     assert_eq!(
         names(&m.path(&format!("{text}/.job"))),
-        BTreeSet::from(["status.json".into()])
+        BTreeSet::from(["status.json".into(), "state".into()])
     );
     check_tools(&server, &m);
 }

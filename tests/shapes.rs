@@ -35,7 +35,14 @@ fn mount() -> Mounted {
 fn every_shape_reads_back() {
     let m = mount();
     // Pages of 3 with relative next links: every job is listed.
-    assert_eq!(names(&m, "").len(), 11, "{}", m.log());
+    let root = names(&m, "");
+    let jobs = root.iter().filter(|n| !n.starts_with('@')).count();
+    assert_eq!(jobs, 11, "every listed job: {root:?}\n{}", m.log());
+    assert_eq!(
+        root.len() - jobs,
+        3,
+        "the three views beside the jobs: {root:?}"
+    );
     assert_eq!(names(&m, "ogc-text"), set(&[".job", "greeting.txt"]));
     assert_eq!(read(&m, "ogc-text/greeting.txt"), ogc::TEXT.as_bytes());
     assert_eq!(read(&m, "ogc-bytes/data"), ogc::sample_bytes());
@@ -61,22 +68,22 @@ fn every_shape_reads_back() {
         serde_json::from_slice(&read(&m, "ogc-document/mode.json")).unwrap();
     assert_eq!(mode, serde_json::json!("sync"));
     assert_eq!(read(&m, "ogc-link/greeting.txt"), ogc::TEXT.as_bytes());
-    assert_eq!(names(&m, "ogc-running"), set(&[".job"]));
+    assert_eq!(names(&m, "ogc-running"), set(&[".job", "@running"]));
 }
 
 #[test]
 fn job_dirs_never_fail_and_show_no_phantoms() {
     let m = mount();
     // No /inputs, /logs, /exceptions on this server: .job/ holds what exists.
-    assert_eq!(names(&m, "ogc-text/.job"), set(&["status.json"]));
+    assert_eq!(names(&m, "ogc-text/.job"), set(&["status.json", "state"]));
     assert_eq!(
         names(&m, "ogc-value/.job"),
-        set(&["status.json", "results.json"])
+        set(&["status.json", "state", "results.json"])
     );
     // A failed job's cause: the error body /results answered.
     assert_eq!(
         names(&m, "ogc-failed/.job"),
-        set(&["status.json", "exceptions.json"])
+        set(&["status.json", "state", "exceptions.json"])
     );
     let cause = String::from_utf8(read(&m, "ogc-failed/.job/exceptions.json")).unwrap();
     assert!(cause.contains("boom: the sample job failed"), "{cause}");
@@ -89,11 +96,16 @@ fn job_dirs_never_fail_and_show_no_phantoms() {
             .filter(|r| r.path == "/ogc/jobs/ogc-broken/results")
             .count()
     };
-    assert_eq!(names(&m, "ogc-broken"), set(&[".job"]));
+    assert_eq!(names(&m, "ogc-broken"), set(&[".job", "@successful"]));
+    let note = String::from_utf8(read(&m, "ogc-broken/@successful")).unwrap();
+    assert!(
+        note.starts_with("successful") && note.contains("results could not be read"),
+        "{note}"
+    );
     let first = asked();
     assert!(first >= 1);
     for _ in 0..5 {
-        assert_eq!(names(&m, "ogc-broken"), set(&[".job"]));
+        assert_eq!(names(&m, "ogc-broken"), set(&[".job", "@successful"]));
         assert!(!read(&m, "ogc-broken/.job/status.json").is_empty());
     }
     assert_eq!(asked(), first, "/results asked again within the TTL");

@@ -37,7 +37,7 @@ error_log {d}/error.log;
 pid {d}/nginx.pid;
 events {{ worker_connections 64; }}
 http {{
-    log_format bytes '$request_method $uri $status $body_bytes_sent';
+    log_format bytes '$request_method $uri $status $body_bytes_sent $http_cache_control';
     access_log {d}/access.log bytes;
     client_body_temp_path {d}/body;
     proxy_temp_path {d}/proxy;
@@ -85,6 +85,17 @@ http {{
                 (path == uri).then(|| bytes.parse::<u64>().ok())?
             })
             .sum()
+    }
+
+    /// Requests for `uri` that came with `Cache-Control: {value}`, from the access log.
+    pub fn requests_with_cache_control(&self, uri: &str, value: &str) -> usize {
+        let log = std::fs::read_to_string(self._dir.path().join("access.log")).unwrap_or_default();
+        log.lines()
+            .filter(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                f.len() >= 5 && f[1] == uri && f[4..].join(" ") == value
+            })
+            .count()
     }
 
     pub fn url(&self) -> String {

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use crate::error::{FsError, Result};
 use crate::read::{ReadState, Reader, RemoteFile};
 use crate::stats::Stats;
+use crate::tree::views::ViewDir;
 use crate::tree::{Attr, Content, Doc, Node, Tree};
 
 /// An entry of a directory listing as `readdir` returns it.
@@ -18,6 +19,8 @@ pub struct DirEntry {
     pub ino: u64,
     pub name: String,
     pub is_dir: bool,
+    /// A symbolic link (a view's job, `@latest`, a workflow step).
+    pub is_link: bool,
 }
 
 /// How an open file is to be treated by the kernel.
@@ -104,24 +107,33 @@ impl WeaverFs {
         if !node.content.is_dir() {
             return Err(FsError::NotDir);
         }
-        let children = self.tree.children(&node).await?;
-        let mut entries = Vec::with_capacity(children.entries.len() + 2);
-        entries.push(DirEntry {
+        let dir = |ino, name: &str| DirEntry {
             ino,
-            name: ".".into(),
+            name: name.into(),
             is_dir: true,
-        });
-        entries.push(DirEntry {
-            ino: node.parent,
-            name: "..".into(),
-            is_dir: true,
-        });
+            is_link: false,
+        };
+        let mut entries = vec![dir(ino, "."), dir(node.parent, "..")];
+        if let Content::View(ViewDir::Bucket(..)) = &node.content {
+            // A view's bucket: links only, made from the views, never registered.
+            let links = self.tree.bucket_entries(&node).await?;
+            entries.extend(links.into_iter().map(|l| DirEntry {
+                ino: l.ino,
+                name: l.name.to_string(),
+                is_dir: false,
+                is_link: true,
+            }));
+            return Ok(self.add_handle(Handle::Dir(Arc::new(entries))));
+        }
+        let children = self.tree.children(&node).await?;
+        entries.reserve(children.entries.len());
         for (name, child) in children.entries.iter() {
-            let is_dir = self.tree.node(*child).map(|n| n.content.is_dir())?;
+            let child_node = self.tree.node(*child)?;
             entries.push(DirEntry {
                 ino: *child,
                 name: name.clone(),
-                is_dir,
+                is_dir: child_node.content.is_dir(),
+                is_link: matches!(child_node.content, Content::Link(_)),
             });
         }
         Ok(self.add_handle(Handle::Dir(Arc::new(entries))))
@@ -162,6 +174,14 @@ impl WeaverFs {
         Ok(out)
     }
 
+    /// The target of a symbolic link.
+    pub fn readlink(&self, ino: u64) -> Result<Arc<str>> {
+        match &self.tree.node(ino)?.content {
+            Content::Link(target) => Ok(target.clone()),
+            _ => Err(FsError::Io(format!("inode {ino} is not a symbolic link"))),
+        }
+    }
+
     pub async fn open(&self, ino: u64) -> Result<Opened> {
         let node = self.tree.node(ino)?;
         let (handle, direct_io, keep_cache) = match &node.content {
@@ -177,6 +197,12 @@ impl WeaverFs {
             Content::Stats => (Handle::Bytes(self.stats().json()), true, false),
             Content::Remote(_) => {
                 let file = self.tree.remote_file(&node).await?;
+                if let Some(e) = file.corrupt_error() {
+                    return Err(e);
+                }
+                if let Some(digest) = self.tree.api().digest_of(&file.url) {
+                    file.expect_digest(&digest, self.reader.block_size());
+                }
                 // A new version with another size: bypass the kernel's cached size and pages.
                 let direct_io = node.size_differs_from_reported(file.size());
                 let keep_cache = node.opened_again(&file.key) && !direct_io;

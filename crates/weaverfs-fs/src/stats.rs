@@ -12,7 +12,7 @@ use reqwest::header::{HeaderName, IF_RANGE, RANGE};
 use reqwest::{Method, Response, Url};
 use serde::{Deserialize, Serialize};
 
-use crate::cache::BlockCache;
+use crate::cache::{BlockCache, DiskCache};
 use crate::error::FsError;
 
 /// The virtual directory at the mount root (never a job id: those have no dots).
@@ -196,6 +196,12 @@ pub struct Stats {
     bytes_served: AtomicU64,
     errors: Mutex<BTreeMap<i32, u64>>,
     cache: OnceLock<Arc<BlockCache>>,
+    disk: OnceLock<Arc<DiskCache>>,
+    /// Range requests sent again past the caches after an answer failed validation.
+    refetched_past_caches: AtomicU64,
+    /// Files read whole whose bytes matched the server's digest, and those that did not.
+    digests_verified: AtomicU64,
+    digest_mismatches: AtomicU64,
 }
 
 impl std::fmt::Debug for Stats {
@@ -230,12 +236,35 @@ impl Stats {
             bytes_served: AtomicU64::new(0),
             errors: Mutex::new(BTreeMap::new()),
             cache: OnceLock::new(),
+            disk: OnceLock::new(),
+            refetched_past_caches: AtomicU64::new(0),
+            digests_verified: AtomicU64::new(0),
+            digest_mismatches: AtomicU64::new(0),
         }
     }
 
     /// The block cache whose counters the stats show.
     pub fn watch_cache(&self, cache: &Arc<BlockCache>) {
         let _ = self.cache.set(cache.clone());
+    }
+
+    /// The disk cache whose counters the stats show.
+    pub fn watch_disk(&self, disk: &Arc<DiskCache>) {
+        let _ = self.disk.set(disk.clone());
+    }
+
+    /// One range request sent again with `no-cache` after its answer failed validation.
+    pub fn refetched_past_caches(&self) {
+        self.refetched_past_caches.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A file read whole was checked against the server's digest.
+    pub fn digest_checked(&self, matched: bool) {
+        let counter = match matched {
+            true => &self.digests_verified,
+            false => &self.digest_mismatches,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn kind_of(
@@ -331,6 +360,13 @@ impl Stats {
             bytes_fetched: self.bytes_fetched.load(Ordering::Relaxed),
             bytes_served: self.bytes_served.load(Ordering::Relaxed),
             cache: cache.unwrap_or_default(),
+            disk_cache: self
+                .disk
+                .get()
+                .map(|d| d.stats.snapshot(d.limits().max_bytes)),
+            refetched_past_caches: self.refetched_past_caches.load(Ordering::Relaxed),
+            digests_verified: self.digests_verified.load(Ordering::Relaxed),
+            digest_mismatches: self.digest_mismatches.load(Ordering::Relaxed),
             errors: lock(&self.errors)
                 .iter()
                 .map(|(errno, n)| (errno_name(*errno), *n))
@@ -386,6 +422,18 @@ pub struct Snapshot {
     /// Bytes returned by read calls.
     pub bytes_served: u64,
     pub cache: CacheSnapshot,
+    /// The disk cache (`--cache-dir`), when the mount has one: this mount's counters.
+    #[serde(default)]
+    pub disk_cache: Option<DiskSnapshot>,
+    /// Range requests asked again with `no-cache` after an answer failed validation.
+    #[serde(default)]
+    pub refetched_past_caches: u64,
+    /// Files read whole whose bytes matched the server's digest (`digestMultibase`).
+    #[serde(default)]
+    pub digests_verified: u64,
+    /// Files read whole whose bytes did not: EIO, and their blocks dropped.
+    #[serde(default)]
+    pub digest_mismatches: u64,
     /// Failed filesystem calls by errno name (ENOENT not counted).
     pub errors: BTreeMap<String, u64>,
 }
@@ -402,6 +450,22 @@ pub struct Percentiles {
     pub p50: f64,
     pub p90: f64,
     pub p99: f64,
+}
+
+/// This mount's use of the disk cache (the directory's totals are in `weaverfs cache DIR`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DiskSnapshot {
+    pub hits: u64,
+    pub misses: u64,
+    /// Block bytes read from disk (hits).
+    pub bytes_read: u64,
+    /// Block bytes written to disk.
+    pub bytes_written: u64,
+    pub blocks_written: u64,
+    pub evictions: u64,
+    /// Blocks found torn or damaged and dropped.
+    pub dropped_corrupt: u64,
+    pub limit_bytes: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -470,6 +534,25 @@ pub fn render_table(s: &Snapshot) -> String {
         human_bytes(c.used_bytes),
         human_bytes(c.capacity_bytes)
     );
+    if let Some(d) = &s.disk_cache {
+        let _ = writeln!(
+            out,
+            "disk cache      hits {}, misses {}, read {}, written {}, evictions {}, dropped {}",
+            d.hits,
+            d.misses,
+            human_bytes(d.bytes_read),
+            human_bytes(d.bytes_written),
+            d.evictions,
+            d.dropped_corrupt
+        );
+    }
+    if s.refetched_past_caches + s.digests_verified + s.digest_mismatches > 0 {
+        let _ = writeln!(
+            out,
+            "validation      refetched past caches {}, digests verified {}, mismatched {}",
+            s.refetched_past_caches, s.digests_verified, s.digest_mismatches
+        );
+    }
     let errors = if s.errors.is_empty() {
         "none".to_string()
     } else {

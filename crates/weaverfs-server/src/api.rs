@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::clock;
+use super::digests;
 use super::errors::ApiError;
 use super::hostile::{self, ListingMode};
 use super::jobs::{canonical_uuid, Output, ResponseMode, Status};
@@ -209,6 +210,24 @@ async fn list_jobs(
         ));
     };
     let urls = urls(&shared, &headers, &uri);
+    // `detail=true` lists status objects (with their links, as Weaver does), else ids.
+    let detail = q.get("detail").is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "true" | "1" | "yes" | "on"
+        )
+    });
+    let page_ids = &ids[p.start..p.end];
+    let listed: Value = if detail {
+        let now = clock::now();
+        page_ids
+            .iter()
+            .filter_map(|id| shared.job(id))
+            .map(|view| render::status_document(&view, &urls, now))
+            .collect()
+    } else {
+        json!(page_ids)
+    };
     let jobs = format!("{}/jobs", urls.api);
     let at = |n: u64| format!("{jobs}?page={n}&limit={limit}");
     let mut links = vec![
@@ -225,7 +244,7 @@ async fn list_jobs(
         links.push(json!({"href": at(page - 1), "rel": "prev", "type": "application/json"}));
     }
     let body = json!({
-        "jobs": ids[p.start..p.end],
+        "jobs": listed,
         "page": page,
         "limit": limit,
         "count": p.end - p.start,
@@ -309,7 +328,8 @@ async fn job_results(
         // Old servers answered multipart whatever the request said.
         multipart(&view, &urls)
     } else if wants_results_profile(&headers, &q) || view.def.response == ResponseMode::Document {
-        let body = render::results_document(&view, &urls);
+        let mut body = render::results_document(&view, &urls);
+        digests::add(&shared, &view, &urls, &mut body);
         let mut resp = json_response(StatusCode::OK, "application/json", &body);
         resp.headers_mut()
             .insert("content-profile", HeaderValue::from_static(RESULTS_PROFILE));
@@ -367,11 +387,12 @@ async fn job_outputs(
         parse_schema(q.get("schema").map(String::as_str))?
     };
     require_success(&view, &urls)?;
-    let body = if old_form {
+    let mut body = if old_form {
         render::outputs_old(&view, &urls, strict)
     } else {
         render::outputs_ogc(&view, &urls, strict)
     };
+    digests::add(&shared, &view, &urls, &mut body);
     Ok(json_response(StatusCode::OK, "application/json", &body))
 }
 
@@ -405,7 +426,8 @@ async fn job_logs(
 ) -> ApiResult {
     let view = find_job(&shared, &path)?;
     require_not_dismissed(&view, &urls(&shared, &headers, &uri))?;
-    let lines = shared.read_logs(&view);
+    let api = urls(&shared, &headers, &uri).api;
+    let lines = shared.read_logs(&view, &api);
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|h| h.to_str().ok())

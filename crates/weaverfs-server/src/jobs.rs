@@ -27,10 +27,34 @@ pub const OLD: &str = "6b7c8d9e-afb0-4c1d-9e2f-3a4b5c6d7e07";
 /// Successful job that the listing does not show (another user's, say).
 pub const UNLISTED: &str = "7c8d9eaf-b0c1-4d2e-af3a-4b5c6d7e8f08";
 
+pub use super::workflow::{
+    REMOTE_STEP, STEP_STAGE, STEP_SUBSET, SUBSET_NEW, SUBSET_OLD, WORKFLOW, WORKFLOW_RUNNING,
+};
+
 /// Every sample job id, in no particular order.
-pub const ALL: [&str; 8] = [
-    LITERALS, FILES, FAILED, RUNNING, DISMISSED, RAW, OLD, UNLISTED,
+pub const ALL: [&str; 15] = [
+    LITERALS,
+    FILES,
+    FAILED,
+    RUNNING,
+    DISMISSED,
+    RAW,
+    OLD,
+    UNLISTED,
+    SUBSET_OLD,
+    WORKFLOW,
+    STEP_STAGE,
+    STEP_SUBSET,
+    SUBSET_NEW,
+    WORKFLOW_RUNNING,
+    REMOTE_STEP,
 ];
+
+/// The sample jobs the listing does not show.
+pub const UNLISTED_IDS: [&str; 2] = [UNLISTED, REMOTE_STEP];
+
+/// How many sample jobs the listing shows.
+pub const LISTED_SAMPLES: usize = ALL.len() - UNLISTED_IDS.len();
 
 /// Id of the `index`-th synthetic job added by `ServerConfig::extra_jobs`.
 pub fn extra_job_id(index: usize) -> String {
@@ -167,6 +191,9 @@ pub(crate) struct JobDef {
     pub logs: Vec<String>,
     /// The running job gains one log line per `/logs` request.
     pub growing_logs: bool,
+    /// A workflow's steps: their lines reach the log when the workflow ends, as Weaver writes
+    /// them (see `state::Shared::read_logs`).
+    pub steps: Vec<(&'static str, super::workflow::StepRef)>,
     pub exceptions: Value,
 }
 
@@ -201,6 +228,7 @@ impl Catalog {
             unlisted(),
             super::hostile::job(),
         ];
+        let samples: Vec<JobDef> = samples.into_iter().chain(super::workflow::jobs()).collect();
         let samples: Vec<Arc<JobDef>> = samples.into_iter().map(Arc::new).collect();
         let listed = listing_order(&samples, extra);
         Catalog {
@@ -369,6 +397,7 @@ pub(crate) fn successful(
         listable_dirs: Vec::new(),
         logs,
         growing_logs: false,
+        steps: Vec::new(),
         exceptions: json!([]),
     }
 }
@@ -566,6 +595,7 @@ fn failed() -> JobDef {
             ),
         ],
         growing_logs: false,
+        steps: Vec::new(),
         exceptions: json!([{
             "Code": "MissingParameterValue",
             "Locator": "input",
@@ -602,6 +632,7 @@ fn running() -> JobDef {
         listable_dirs: Vec::new(),
         logs: (0..3).map(|k| running_log_line(started, k)).collect(),
         growing_logs: true,
+        steps: Vec::new(),
         exceptions: json!([]),
     }
 }
@@ -642,6 +673,7 @@ fn dismissed() -> JobDef {
         listable_dirs: Vec::new(),
         logs: Vec::new(),
         growing_logs: false,
+        steps: Vec::new(),
         exceptions: json!([]),
     }
 }
@@ -733,7 +765,11 @@ mod tests {
     fn listing_hides_unlisted_and_sorts_newest_first() {
         let cat = Catalog::new(1024, 3);
         let ids = cat.listed_ids();
-        assert_eq!(ids.len(), ALL.len() - 1 + 3);
+        assert_eq!(
+            ids.len(),
+            ALL.len() - 2 + 3,
+            "all but UNLISTED and REMOTE_STEP"
+        );
         assert!(!ids.iter().any(|i| i == UNLISTED));
         assert_eq!(ids[0], RUNNING);
         assert_eq!(ids.last().unwrap(), OLD);

@@ -6,6 +6,7 @@ mod auth;
 mod clock;
 mod conditional;
 mod content;
+mod digests;
 mod dir_jobs;
 mod errors;
 mod faults;
@@ -16,6 +17,7 @@ pub mod ogc;
 mod range;
 mod render;
 mod state;
+mod workflow;
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -32,6 +34,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use auth::ServerAuth;
+pub use digests::Digests;
 pub use faults::{Fault, RandomFaults};
 use jobs::{Catalog, Status};
 use state::Shared;
@@ -211,8 +214,19 @@ impl TestServer {
     }
 
     /// How `GET /jobs` answers: honestly, or with hostile ids, or lying about its pages.
+    /// Whether results carry `digestMultibase` for their files (and whether it is right).
+    pub fn set_digests(&self, mode: Digests) {
+        self.shared.set_digests(mode);
+    }
+
     pub fn set_listing_mode(&self, mode: hostile::ListingMode) {
         self.shared.set_listing_mode(mode);
+    }
+
+    /// The API URL (`http://host:port/weaver`) of the remote ADES that the sample workflow's
+    /// remote step ran on, as its log names it; None restores a default that is never served.
+    pub fn set_remote_ades(&self, api_url: Option<String>) {
+        self.shared.set_remote_ades(api_url);
     }
 
     /// Moves a job to `status` (`successful`, `failed`, `dismissed`, ...).

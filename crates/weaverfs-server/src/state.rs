@@ -10,6 +10,7 @@ use super::auth::AuthState;
 use super::clock::{self, Micros};
 use super::hostile::ListingMode;
 use super::jobs::{running_log_line, Catalog, JobDef, Status};
+use super::workflow::{StepRef, DEFAULT_REMOTE_ADES};
 use super::RequestRecord;
 
 /// Oldest records are dropped beyond this, so a long demo cannot grow memory.
@@ -60,7 +61,9 @@ pub(crate) struct Shared {
     redirect_target: Mutex<Option<String>>,
     pub auth: AuthState,
     listing_mode: Mutex<ListingMode>,
+    digests: Mutex<super::digests::Digests>,
     pub faults: super::faults::Faults,
+    remote_ades: Mutex<Option<String>>,
 }
 
 /// Locks ignoring poisoning: a panicking test thread must not wedge the server.
@@ -83,7 +86,9 @@ impl Shared {
             redirect_target: Mutex::default(),
             auth: AuthState::default(),
             listing_mode: Mutex::default(),
+            digests: Mutex::default(),
             faults: Default::default(),
+            remote_ades: Mutex::default(),
         };
         shared.set_latency(latency);
         shared
@@ -112,6 +117,14 @@ impl Shared {
 
     pub(crate) fn set_redirect_target(&self, target: Option<String>) {
         *lock(&self.redirect_target) = target;
+    }
+
+    pub(crate) fn digests(&self) -> super::digests::Digests {
+        *lock(&self.digests)
+    }
+
+    pub(crate) fn set_digests(&self, mode: super::digests::Digests) {
+        *lock(&self.digests) = mode;
     }
 
     pub(crate) fn listing_mode(&self) -> ListingMode {
@@ -186,9 +199,14 @@ impl Shared {
     }
 
     /// Log lines of a job for one `/logs` request. A running job's log grows
-    /// by one line per request; once it stops, a final status line is added.
-    pub(crate) fn read_logs(&self, view: &JobView) -> Vec<String> {
+    /// by one line per request; once it stops, a final status line is added. A workflow's
+    /// step lines appear when it ends, naming its step jobs under `api` (this server's API
+    /// URL) or the remote ADES, as Weaver writes them.
+    pub(crate) fn read_logs(&self, view: &JobView, api: &str) -> Vec<String> {
         let def = &view.def;
+        if !def.steps.is_empty() {
+            return self.workflow_logs(view, api);
+        }
         if !def.growing_logs {
             return def.logs.clone();
         }
@@ -208,6 +226,44 @@ impl Shared {
             lines.push(super::jobs::log_line(at, started, 100, status, msg));
         }
         lines
+    }
+
+    fn workflow_logs(&self, view: &JobView, api: &str) -> Vec<String> {
+        let def = &view.def;
+        let mut lines = def.logs.clone();
+        if !view.status.is_terminal() {
+            return lines;
+        }
+        let started = view.started.unwrap_or(def.created);
+        let end = view.finished.unwrap_or(view.updated);
+        let remote = self.remote_ades();
+        for (k, (name, step)) in def.steps.iter().enumerate() {
+            let (provider, base, id) = match step {
+                StepRef::Here(id) => ("localhost", api, *id),
+                StepRef::Remote(id) => ("remote-ades", remote.as_str(), *id),
+            };
+            let process = self.catalog.get(id).map_or("unknown", |j| j.process);
+            let url = format!("{base}/processes/{process}/jobs/{id}");
+            let at = started + (end - started) * (k as i64 + 1) / (def.steps.len() as i64 + 1);
+            let msg = format!(
+                "[provider: {provider}, step: {name}] - Monitoring job on remote ADES: [{url}]"
+            );
+            lines.push(super::jobs::log_line(at, started, 20, "running", &msg));
+        }
+        let (status, msg) = (view.status.as_str(), view.message());
+        lines.push(super::jobs::log_line(end, started, 100, status, msg));
+        lines
+    }
+
+    /// The API URL of the remote ADES that runs remote workflow steps.
+    pub(crate) fn remote_ades(&self) -> String {
+        lock(&self.remote_ades)
+            .clone()
+            .unwrap_or_else(|| DEFAULT_REMOTE_ADES.to_string())
+    }
+
+    pub(crate) fn set_remote_ades(&self, url: Option<String>) {
+        *lock(&self.remote_ades) = url;
     }
 
     pub(crate) fn file_version(&self, key: &str) -> u32 {
@@ -240,6 +296,37 @@ mod tests {
     use super::super::jobs::{FILES, RUNNING};
     use super::*;
 
+    const API: &str = "http://127.0.0.1:1/weaver";
+
+    #[test]
+    fn workflow_steps_reach_the_log_when_it_ends() {
+        use super::super::jobs::{STEP_STAGE, WORKFLOW, WORKFLOW_RUNNING};
+        let s = shared();
+        let done = s.read_logs(&s.job(WORKFLOW).unwrap(), API);
+        let steps: Vec<&String> = done.iter().filter(|l| l.contains("remote ADES")).collect();
+        assert_eq!(steps.len(), 3);
+        assert!(steps[0].contains(&format!(
+            "[provider: localhost, step: stage_in] - Monitoring job on remote ADES: \
+             [{API}/processes/stage-in/jobs/{STEP_STAGE}]"
+        )));
+        assert!(steps[2].contains(DEFAULT_REMOTE_ADES));
+        let running = s.job(WORKFLOW_RUNNING).unwrap();
+        assert!(!s
+            .read_logs(&running, API)
+            .iter()
+            .any(|l| l.contains("step:")));
+        s.set_status(WORKFLOW_RUNNING, Status::Successful);
+        let ended = s.read_logs(&s.job(WORKFLOW_RUNNING).unwrap(), API);
+        assert_eq!(
+            ended
+                .iter()
+                .filter(|l| l.contains("step: stage_in"))
+                .count(),
+            1
+        );
+        assert!(ended.last().unwrap().contains("successful"));
+    }
+
     fn shared() -> Shared {
         Shared::new(Catalog::new(1024, 0), Duration::ZERO, false)
     }
@@ -248,9 +335,9 @@ mod tests {
     fn running_logs_grow_by_one_line_per_read() {
         let s = shared();
         let view = s.job(RUNNING).unwrap();
-        let a = s.read_logs(&view);
-        let b = s.read_logs(&view);
-        let c = s.read_logs(&view);
+        let a = s.read_logs(&view, API);
+        let b = s.read_logs(&view, API);
+        let c = s.read_logs(&view, API);
         assert_eq!((a.len(), b.len(), c.len()), (3, 4, 5));
         assert_eq!(b[..3], a[..]);
     }
@@ -258,16 +345,16 @@ mod tests {
     #[test]
     fn finishing_the_running_job() {
         let s = shared();
-        s.read_logs(&s.job(RUNNING).unwrap());
+        s.read_logs(&s.job(RUNNING).unwrap(), API);
         assert!(s.set_status(RUNNING, Status::Successful));
         let view = s.job(RUNNING).unwrap();
         assert_eq!(view.status, Status::Successful);
         assert!(view.finished.is_some());
         assert_eq!(view.message(), "Job successful.");
-        let logs = s.read_logs(&view);
+        let logs = s.read_logs(&view, API);
         assert_eq!(logs.len(), 5);
         assert!(logs[4].contains("successful"));
-        assert_eq!(s.read_logs(&view).len(), 5, "logs stop growing");
+        assert_eq!(s.read_logs(&view, API).len(), 5, "logs stop growing");
         assert!(!s.set_status("00000000-0000-4000-8000-000000000000", Status::Failed));
     }
 

@@ -132,6 +132,7 @@ pub async fn interpret(
     let value = OutputValue::File(FileRef {
         href: answer.url.to_string(),
         media_type: answer.content_type.clone(),
+        digest: None,
     });
     Ok((
         vec![Output {
@@ -191,6 +192,7 @@ fn links_as_outputs(answer: &Answer, single_name: String) -> Vec<Output> {
                 value: OutputValue::File(FileRef {
                     href: url.to_string(),
                     media_type: media_type.clone(),
+                    digest: None,
                 }),
             })
         })
@@ -272,6 +274,7 @@ async fn parse_multipart(answer: &Answer, body: &[u8]) -> Result<Vec<Output>, St
             Some(url) => OutputValue::File(FileRef {
                 href: url.to_string(),
                 media_type,
+                digest: None,
             }),
             None => part_value(bytes.to_vec(), media_type),
         };
@@ -396,7 +399,8 @@ mod tests {
             o[0].value,
             OutputValue::File(FileRef {
                 href: "http://h/api/jobs/j/results".into(),
-                media_type: Some("text/plain".into())
+                media_type: Some("text/plain".into()),
+                digest: None,
             })
         );
         assert_eq!(outputs(&a, &["a", "b"]).await[0].id, "result");
@@ -505,7 +509,8 @@ mod tests {
             o[0].value,
             OutputValue::File(FileRef {
                 href: "http://h/files/data-1.bin".into(),
-                media_type: Some("application/octet-stream".into())
+                media_type: Some("application/octet-stream".into()),
+                digest: None,
             })
         );
         let a = answer(

@@ -1,10 +1,15 @@
 //! The paged job listing: Weaver's zero-based `page` + `limit` + `total` (a page past the end is a
-//! 400), and other servers' `rel=next` links (offset or page in their query).
+//! 400), and other servers' `rel=next` links (offset or page in their query). Each page asks for
+//! status objects (`detail=true`; OGC servers list them anyway), so the listing gives every job's
+//! process, state and times with no request per job.
 
 use std::collections::HashSet;
 
+use serde::Deserialize;
 use serde_json::Value;
 
+use super::summary::Entry;
+pub use super::summary::Listed;
 use super::ApiClient;
 use crate::error::Result;
 
@@ -18,7 +23,7 @@ pub const MAX_JOBS: usize = 1_000_000;
 /// One page of `GET /jobs`.
 #[derive(Debug, Default, PartialEq)]
 pub struct Page {
-    pub ids: Vec<String>,
+    pub jobs: Vec<Listed>,
     pub total: Option<u64>,
     /// The query string of the `rel=next` link, applied to our own `/jobs` URL.
     pub next_query: Option<String>,
@@ -28,33 +33,32 @@ impl Page {
     /// Parses a page served from `url`. Entries that are not ids (numbers, objects without a
     /// string id) are skipped with a warning; a relative `next` link is resolved against `url`.
     pub fn parse(body: &[u8], url: &url::Url) -> std::result::Result<Page, String> {
-        let doc: Value =
-            serde_json::from_slice(body).map_err(|e| format!("job listing is not JSON: {e}"))?;
-        let jobs = doc
-            .get("jobs")
-            .and_then(Value::as_array)
-            .ok_or("job listing has no `jobs` list")?;
-        let ids: Vec<String> = jobs
-            .iter()
-            .filter_map(|j| match j {
-                Value::String(s) => Some(s.clone()),
-                // `detail=true` and OGC servers list status objects.
-                Value::Object(o) => o
-                    .get("jobID")
-                    .or_else(|| o.get("id"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                _ => None,
-            })
-            .collect();
-        if ids.len() < jobs.len() {
-            let skipped = jobs.len() - ids.len();
+        /// The `jobs` list is read entry by entry, without building each status object.
+        #[derive(Deserialize)]
+        struct Doc {
+            jobs: Vec<Entry>,
+            #[serde(default)]
+            total: Value,
+            #[serde(default)]
+            links: Value,
+        }
+        let doc: Doc = serde_json::from_slice(body).map_err(|e| {
+            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Err(_) => format!("job listing is not JSON: {e}"),
+                Ok(_) => format!("job listing has no `jobs` list ({e})"),
+            }
+        })?;
+        let entries = doc.jobs;
+        let count = entries.len();
+        let jobs: Vec<Listed> = entries.into_iter().filter_map(|e| e.0).collect();
+        if jobs.len() < count {
+            let skipped = count - jobs.len();
             tracing::warn!("job listing: skipped {skipped} entries that are not job ids");
         }
-        let total = doc.get("total").and_then(Value::as_u64);
+        let total = doc.total.as_u64();
         let next_query = doc
-            .get("links")
-            .and_then(Value::as_array)
+            .links
+            .as_array()
             .into_iter()
             .flatten()
             .find(|l| l.get("rel").and_then(Value::as_str) == Some("next"))
@@ -62,10 +66,19 @@ impl Page {
             .and_then(|href| super::answer::resolve(url, href))
             .and_then(|u| u.query().map(str::to_string));
         Ok(Page {
-            ids,
+            jobs,
             total,
             next_query,
         })
+    }
+}
+
+/// A listing query asking for status objects (a `next` link may not carry `detail`).
+fn with_detail(query: String) -> String {
+    if query.split('&').any(|kv| kv.starts_with("detail=")) {
+        query
+    } else {
+        format!("{query}&detail=true")
     }
 }
 
@@ -73,11 +86,11 @@ impl Page {
 /// listing sorted newest first) are kept once. The server's `total` is a hint, not trusted: a
 /// full page asks for the next one even when `total` says it was the last (a 400 or an empty
 /// page ends the listing), and a page that brings no new id ends it (pages that repeat).
-pub async fn list_all(api: &ApiClient) -> Result<Vec<String>> {
+pub async fn list_all(api: &ApiClient) -> Result<Vec<Listed>> {
     let mut seen = HashSet::new();
     let mut ids = Vec::new();
     let mut page_no = 0usize;
-    let mut query = format!("limit={PAGE_LIMIT}&page=0");
+    let mut query = format!("limit={PAGE_LIMIT}&page=0&detail=true");
     let mut queries_done = HashSet::new();
     let mut total = None;
     for _ in 0..MAX_PAGES {
@@ -85,11 +98,11 @@ pub async fn list_all(api: &ApiClient) -> Result<Vec<String>> {
         let Some(page) = api.jobs_page(&query).await? else {
             break;
         };
-        let got = page.ids.len();
+        let got = page.jobs.len();
         let before = ids.len();
-        for id in page.ids {
-            if ids.len() < MAX_JOBS && seen.insert(id.clone()) {
-                ids.push(id);
+        for job in page.jobs {
+            if ids.len() < MAX_JOBS && seen.insert(job.id.clone()) {
+                ids.push(job);
             }
         }
         total = page.total.or(total);
@@ -111,7 +124,8 @@ pub async fn list_all(api: &ApiClient) -> Result<Vec<String>> {
                 Some(format!("limit={PAGE_LIMIT}&offset={}", ids.len()))
             }
             None => None,
-        };
+        }
+        .map(with_detail);
         match next {
             Some(q) if got > 0 && !queries_done.contains(&q) => query = q,
             _ => break,
@@ -153,7 +167,7 @@ mod tests {
             "links":[{"href":"https://h/weaver/jobs?page=1&limit=2","rel":"next"},
                      {"href":"https://h/weaver/jobs?page=0&limit=2","rel":"first"}]}"#;
         let p = Page::parse(body, &base()).unwrap();
-        assert_eq!(p.ids, vec!["a", "b"]);
+        assert_eq!(p.jobs, vec![Listed::bare("a"), Listed::bare("b")]);
         assert_eq!(p.total, Some(5));
         assert_eq!(p.next_query.as_deref(), Some("page=1&limit=2"));
     }
@@ -163,7 +177,9 @@ mod tests {
         let body = br#"{"jobs":[{"jobID":"x","status":"running"},{"id":"y"},{"nothing":1}],
             "links":[{"href":"https://other/jobs?offset=2","rel":"next"}]}"#;
         let p = Page::parse(body, &base()).unwrap();
-        assert_eq!(p.ids, vec!["x", "y"]);
+        let ids: Vec<&str> = p.jobs.iter().map(|j| j.id.as_str()).collect();
+        assert_eq!(ids, vec!["x", "y"]);
+        assert_eq!(p.jobs[0].state, Some(crate::api::JobState::Running));
         assert_eq!(p.total, None);
         assert_eq!(p.next_query.as_deref(), Some("offset=2"));
     }

@@ -7,6 +7,7 @@ pub mod listing;
 pub mod probe;
 pub mod results;
 pub mod status;
+mod summary;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -50,6 +51,8 @@ pub struct ApiClient {
     base: Url,
     /// The declared output ids of each process asked about.
     processes: Arc<Mutex<HashMap<String, Vec<String>>>>,
+    /// The digest results gave for each href (normalised URL text), for the read path.
+    digests: Arc<Mutex<HashMap<String, Arc<str>>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -79,11 +82,17 @@ impl ApiClient {
             http,
             base,
             processes: Default::default(),
+            digests: Default::default(),
         }
     }
 
     pub fn http(&self) -> &HttpClient {
         &self.http
+    }
+
+    /// The server's root as mounted.
+    pub fn base(&self) -> &Url {
+        &self.base
     }
 
     /// `{base}/jobs[/{id}[/{tail}]]`, each segment percent-encoded.
@@ -130,8 +139,8 @@ impl ApiClient {
         self.jobs_page("limit=1&page=0").await.map(|_| ())
     }
 
-    /// All job ids the server lists, following its paging.
-    pub async fn list_jobs(&self) -> Result<Vec<String>> {
+    /// Every job the server lists (with what the listing says of it), following its paging.
+    pub async fn list_jobs(&self) -> Result<Vec<listing::Listed>> {
         listing::list_all(self).await
     }
 
@@ -179,6 +188,39 @@ impl ApiClient {
     /// body, multipart parts, a JSON value or document, or the links of a 204.
     /// `process` is the job's process id, for the names its declared outputs give.
     pub async fn results(&self, id: &str, process: Option<&str>) -> Result<Results> {
+        let results = self.fetch_results(id, process).await?;
+        self.learn_digests(&results.outputs);
+        Ok(results)
+    }
+
+    /// The `digestMultibase` results gave for the file at `url`, if any.
+    pub fn digest_of(&self, url: &Url) -> Option<Arc<str>> {
+        lock(&self.digests).get(url.as_str()).cloned()
+    }
+
+    fn learn_digests(&self, outputs: &[Output]) {
+        fn walk(v: &OutputValue, found: &mut Vec<(String, String)>) {
+            match v {
+                OutputValue::File(f) => {
+                    if let (Some(d), Ok(url)) = (&f.digest, Url::parse(&f.href)) {
+                        found.push((url.to_string(), d.clone()));
+                    }
+                }
+                OutputValue::Items(items) => items.iter().for_each(|i| walk(i, found)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        outputs.iter().for_each(|o| walk(&o.value, &mut found));
+        if !found.is_empty() {
+            let mut digests = lock(&self.digests);
+            for (url, d) in found {
+                digests.insert(url, d.into());
+            }
+        }
+    }
+
+    async fn fetch_results(&self, id: &str, process: Option<&str>) -> Result<Results> {
         let what = format!("results of job {id}");
         let url = self.jobs_url(Some(id), Some("results"));
         let headers = [(ACCEPT, JSON), (ACCEPT_PROFILE.clone(), RESULTS_PROFILE)];

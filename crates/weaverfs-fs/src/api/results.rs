@@ -40,6 +40,8 @@ pub enum OutputValue {
 pub struct FileRef {
     pub href: String,
     pub media_type: Option<String>,
+    /// `digestMultibase` (Weaver ≥ 6.12), checked when the file is read whole.
+    pub digest: Option<String>,
 }
 
 impl FileRef {
@@ -160,6 +162,10 @@ fn parse_object(v: &Value, obj: &Map<String, Value>) -> OutputValue {
         return OutputValue::File(FileRef {
             href: href.to_string(),
             media_type: media_type_of(obj),
+            digest: obj
+                .get("digestMultibase")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         });
     }
     if obj.contains_key("bbox") {
@@ -271,6 +277,7 @@ mod tests {
         OutputValue::File(FileRef {
             href: href.into(),
             media_type: Some(media.into()),
+            digest: None,
         })
     }
 

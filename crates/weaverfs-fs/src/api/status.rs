@@ -30,6 +30,19 @@ impl JobState {
         }
     }
 
+    /// The state's name, as `.job/state` and `@status/` show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Created => "created",
+            JobState::Accepted => "accepted",
+            JobState::Running => "running",
+            JobState::Successful => "successful",
+            JobState::Failed => "failed",
+            JobState::Dismissed => "dismissed",
+            JobState::Unknown => "unknown",
+        }
+    }
+
     /// A terminal job changes no more (except for a later dismissal).
     pub fn is_terminal(self) -> bool {
         matches!(

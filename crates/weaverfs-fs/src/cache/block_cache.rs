@@ -94,6 +94,15 @@ impl BlockCache {
         self.insert_locked(&mut state, key, block);
     }
 
+    /// Drops a block (its bytes were found wrong).
+    pub fn remove(&self, key: &BlockKey) {
+        let mut state = self.lock();
+        if let Some(old) = state.blocks.pop(key) {
+            state.bytes -= old.len() as u64;
+        }
+        state.prefetched.remove(key);
+    }
+
     fn insert_locked(&self, state: &mut State, key: BlockKey, block: Bytes) {
         let len = block.len() as u64;
         if len > self.capacity {

@@ -119,9 +119,27 @@ pub struct DiskCache {
 pub struct DiskStats {
     pub hits: AtomicU64,
     pub misses: AtomicU64,
+    pub bytes_read: AtomicU64,
     pub writes: AtomicU64,
+    pub bytes_written: AtomicU64,
     pub evictions: AtomicU64,
     pub dropped_corrupt: AtomicU64,
+}
+
+impl DiskStats {
+    pub fn snapshot(&self, limit_bytes: u64) -> crate::stats::DiskSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        crate::stats::DiskSnapshot {
+            hits: get(&self.hits),
+            misses: get(&self.misses),
+            bytes_read: get(&self.bytes_read),
+            bytes_written: get(&self.bytes_written),
+            blocks_written: get(&self.writes),
+            evictions: get(&self.evictions),
+            dropped_corrupt: get(&self.dropped_corrupt),
+            limit_bytes,
+        }
+    }
 }
 
 /// State of this process, under its mutex (flock does not exclude threads of one process).
@@ -254,6 +272,9 @@ impl DiskCache {
             Ok(Some((data, mtime))) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .bytes_read
+                    .fetch_add(data.len() as u64, Ordering::Relaxed);
                 let now = SystemTime::now();
                 let seen = if now.duration_since(mtime).unwrap_or_default() > TOUCH_EVERY {
                     // The LRU clock other mounts see.
@@ -332,6 +353,9 @@ impl DiskCache {
         match written {
             Ok(()) => {
                 self.stats.writes.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .bytes_written
+                    .fetch_add(data.len() as u64, Ordering::Relaxed);
                 let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
                 local.lru.put(path, SystemTime::now());
                 // The key's reservation stays: its files exist now.
@@ -631,14 +655,32 @@ impl DiskCache {
         }
         let block = fetch.await?;
         if block.len() as u64 == len {
-            let (disk, b) = (self.clone(), block.clone());
-            tokio::task::spawn_blocking(move || {
-                if let Err(e) = disk.put(&key, index, &b) {
-                    tracing::warn!("disk cache: cannot store block {index}: {e}");
-                }
-            });
+            self.store(key, index, block.clone());
         }
         Ok(block)
+    }
+
+    /// Writes a block to disk in the background, off the read's path.
+    pub fn store(self: &Arc<Self>, key: Arc<str>, index: u64, block: Bytes) {
+        let disk = self.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = disk.put(&key, index, &block) {
+                tracing::warn!("disk cache: cannot store block {index}: {e}");
+            }
+        });
+    }
+
+    /// Drops every block of the file version `key` (its bytes were found wrong).
+    pub fn forget(&self, key: &str) -> io::Result<()> {
+        let hash = key_hash(key);
+        let dir = self.root.join("files").join(&hash);
+        let mut l = self.locked()?;
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().parse::<u64>().is_ok() {
+                l.remove(&entry.path());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -770,7 +812,11 @@ mod tests {
                             .unwrap();
                         let used = ledger_used(path).unwrap();
                         assert!(used <= bound, "{used} > {bound}");
+                        // Walked under the lock: an eviction between two directories of
+                        // the walk would count a block and its replacement both.
+                        let guard = c.locked().unwrap();
                         assert!(allocated_bytes(path) <= bound);
+                        drop(guard);
                     }
                 });
             }

@@ -140,6 +140,7 @@ impl Downloader<'_> {
                 prefix.done()
             )));
         }
+        self.check_digest(file, &part_path, dest)?;
         part.set_modified(mtime)
             .map_err(|e| io_error(&part_path, e))?;
         std::fs::rename(&part_path, dest).map_err(|e| io_error(dest, e))?;
@@ -148,6 +149,34 @@ impl Downloader<'_> {
             kept,
             fetched: size - kept,
         })
+    }
+
+    /// Checks a complete download against the digest the results gave, if any: a mismatch
+    /// is EIO, drops the file's cached blocks and the partial file (nothing wrong is kept).
+    fn check_digest(&self, file: &RemoteFile, part_path: &Path, dest: &Path) -> Result<()> {
+        let Some(digest) = self.fs.tree().api().digest_of(&file.url) else {
+            return Ok(());
+        };
+        let part = File::open(part_path).map_err(|e| io_error(part_path, e))?;
+        let stats = self.fs.stats();
+        match crate::read::digest::check_whole(&digest, std::io::BufReader::new(part)) {
+            Ok(None) => {
+                tracing::info!("{}: its digest matches", file.url);
+                stats.digest_checked(true);
+                Ok(())
+            }
+            Ok(Some(why)) => {
+                tracing::error!("{}: downloaded whole, its bytes are wrong: {why}", file.url);
+                stats.digest_checked(false);
+                self.fs.reader().forget_blocks(file);
+                discard_part(dest);
+                Err(FsError::Io(format!("{}: digest mismatch: {why}", file.url)))
+            }
+            Err(e) => {
+                tracing::warn!("{}: digest {digest:?} not checked: {e}", file.url);
+                Ok(())
+            }
+        }
     }
 
     /// Reads `[start, end)` through the reader (cache, validated ranges) and writes it in place.

@@ -46,8 +46,19 @@ pub async fn walk_job(fs: &WeaverFs, job: &str) -> Result<Walked> {
     };
     let mut pending: Vec<(PathBuf, Vec<DirEntry>)> = vec![(PathBuf::new(), top)];
     while let Some((dir, children)) = pending.pop() {
-        for DirEntry { name, ino, is_dir } in children {
+        for DirEntry {
+            name,
+            ino,
+            is_dir,
+            is_link,
+        } in children
+        {
             let rel = dir.join(&name);
+            if is_link {
+                // A workflow step's link leads out of the job: the step is a job of its own.
+                tracing::debug!("{}: a link to another job, not copied", rel.display());
+                continue;
+            }
             if !is_plain_name(&name) {
                 let why = FsError::Io(format!("unsafe entry name {name:?}"));
                 walked.failed.push((rel, why));

@@ -94,6 +94,8 @@ fn log_error(e: &FsError) {
 pub fn file_attr(a: &Attr, owner: Ownership) -> FileAttr {
     let (kind, perm, nlink) = if a.is_dir {
         (FileType::Directory, owner.dir_mode, 2)
+    } else if a.is_link {
+        (FileType::Symlink, 0o777, 1)
     } else {
         (FileType::RegularFile, owner.file_mode, 1)
     };
@@ -153,6 +155,16 @@ impl Filesystem for FuseAdapter {
                 Err(e) => reply.error(e),
             },
         );
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        match self.fs.readlink(ino.0) {
+            Ok(target) => reply.data(target.as_bytes()),
+            Err(e) => {
+                log_error(&e);
+                reply.error(Errno::from_i32(e.errno()))
+            }
+        }
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
@@ -235,6 +247,8 @@ impl Filesystem for FuseAdapter {
         for (i, e) in entries.iter().enumerate().skip(offset as usize) {
             let kind = if e.is_dir {
                 FileType::Directory
+            } else if e.is_link {
+                FileType::Symlink
             } else {
                 FileType::RegularFile
             };

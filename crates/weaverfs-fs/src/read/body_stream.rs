@@ -15,9 +15,12 @@ use reqwest::Response;
 use tokio::sync::{oneshot, Notify};
 
 use super::remote::{RangeAnswer, RemoteFile};
-use crate::cache::{blocks, BlockCache};
+use crate::cache::{blocks, BlockCache, DiskCache};
 use crate::client::http::{self, HttpClient};
 use crate::error::{FsError, Result};
+
+/// Where a stream's blocks are kept on disk too: the cache and the file version's key there.
+pub type DiskTarget = Option<(Arc<DiskCache>, Arc<str>)>;
 
 /// A stream with no reader waiting for this long is dropped.
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
@@ -68,6 +71,7 @@ impl BodyStream {
         resp: Response,
         http: HttpClient,
         cache: Arc<BlockCache>,
+        disk: DiskTarget,
         block_size: u64,
         ahead: u64,
     ) -> Arc<BodyStream> {
@@ -78,7 +82,7 @@ impl BodyStream {
         let task_demand = demand.clone();
         // Dropping the stream aborts the task (see Drop), which drops the waiters' senders.
         let task = tokio::spawn(async move {
-            let result = pump(&file, resp, &http, &cache, block_size, &task_demand).await;
+            let result = pump(&file, resp, &http, &cache, &disk, block_size, &task_demand).await;
             if let Err(e) = result {
                 let waiters = {
                     let mut p = task_demand.progress();
@@ -118,6 +122,7 @@ async fn pump(
     mut resp: Response,
     http: &HttpClient,
     cache: &BlockCache,
+    disk: &DiskTarget,
     block_size: u64,
     demand: &Demand,
 ) -> Result<()> {
@@ -148,6 +153,9 @@ async fn pump(
         }
         let block: Bytes = buf.split_to(want).freeze();
         cache.insert((file.key.clone(), index), block.clone());
+        if let Some((disk, key)) = disk {
+            disk.store(key.clone(), index, block.clone());
+        }
         let waiters = {
             let mut p = demand.progress();
             p.next = index + 1;
@@ -177,11 +185,14 @@ async fn pump(
 }
 
 /// Block `index` of a file whose server ignores Range. `first` is a whole-body response that
-/// has already started (the answer to a range request), if any.
+/// has already started (the answer to a range request), if any. Every block the stream
+/// passes goes to the memory cache, and to `disk` when given.
+#[allow(clippy::too_many_arguments)]
 pub async fn fetch_block(
     file: &Arc<RemoteFile>,
     http: &HttpClient,
     cache: &Arc<BlockCache>,
+    disk: DiskTarget,
     block_size: u64,
     ahead: u64,
     index: u64,
@@ -216,6 +227,7 @@ pub async fn fetch_block(
                         resp,
                         http.clone(),
                         cache.clone(),
+                        disk.clone(),
                         block_size,
                         ahead,
                     );

@@ -2,6 +2,7 @@
 //! validated range request each, and sequential readers get a growing read-ahead window.
 
 pub mod body_stream;
+pub mod digest;
 pub mod remote;
 
 use std::sync::Arc;
@@ -67,6 +68,9 @@ impl Reader {
     /// Keeps blocks in `disk` too, across mounts.
     pub fn with_disk(mut self, disk: Option<Arc<DiskCache>>) -> Self {
         self.whole_blocks |= disk.is_some();
+        if let Some(d) = &disk {
+            self.http.stats().watch_disk(d);
+        }
         self.disk = disk;
         self
     }
@@ -105,6 +109,9 @@ impl Reader {
             // Seen replaced on the server: none of this version's bytes are served any more.
             return Err(file.stale());
         }
+        if let Some(e) = file.corrupt_error() {
+            return Err(e);
+        }
         let Some(range) = blocks::blocks_for(offset, size, self.block_size, file.size()) else {
             return Ok(Bytes::new());
         };
@@ -127,8 +134,10 @@ impl Reader {
         // Direct when this read's blocks are not there yet: for a random read, none cached or
         // coming; for a first read, this very read started their fetch (a second reader of a
         // fresh file waits for those blocks instead of asking again).
+        // A file with a digest is read in blocks, which the check hashes.
         let direct = plan.direct
             && !self.whole_blocks
+            && file.verifier().is_none()
             && file.honours_range()
             && if plan.first {
                 own_blocks_started
@@ -163,6 +172,7 @@ impl Reader {
                 )));
             }
         }
+        self.check_digest(file, range.clone(), &parts)?;
         let first_start = blocks::block_span(*range.start(), self.block_size, file.size()).start;
         if parts.len() == 1 {
             let skip = (offset - first_start) as usize;
@@ -177,6 +187,57 @@ impl Reader {
             pos += part.len() as u64;
         }
         Ok(out.freeze())
+    }
+
+    /// Hashes the blocks a read got for the file's digest check; when they complete a file
+    /// whose bytes do not match, its blocks are dropped (memory and disk) and this read, and
+    /// every later one of this version, is EIO.
+    fn check_digest(
+        &self,
+        file: &Arc<RemoteFile>,
+        range: std::ops::RangeInclusive<u64>,
+        parts: &[Bytes],
+    ) -> Result<()> {
+        let Some(verifier) = file.verifier() else {
+            return Ok(());
+        };
+        for (index, part) in range.zip(parts) {
+            match verifier.feed(index, part) {
+                digest::Verdict::Pending => {}
+                digest::Verdict::Matched => {
+                    tracing::info!("{}: read whole; its digest matches", file.url);
+                    self.http.stats().digest_checked(true);
+                }
+                digest::Verdict::Mismatched(why) => {
+                    tracing::error!(
+                        "{}: read whole, its bytes are wrong: {why}; its cached blocks are \
+                         dropped and its reads fail (EIO)",
+                        file.url
+                    );
+                    self.http.stats().digest_checked(false);
+                    self.forget_blocks(file);
+                    return Err(file.corrupt(&format!("digest mismatch: {why}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops every cached block of a file version, in memory and on disk.
+    pub fn forget_blocks(&self, file: &RemoteFile) {
+        for index in 0..blocks::block_count(self.block_size, file.size()) {
+            self.cache.remove(&(file.key.clone(), index));
+        }
+        if let Some(disk) = &self.disk {
+            if let Err(e) = disk.forget(&self.disk_key(file)) {
+                tracing::warn!("disk cache: cannot drop the blocks of {}: {e}", file.url);
+            }
+        }
+    }
+
+    /// The disk cache's name of a file version's blocks.
+    fn disk_key(&self, file: &RemoteFile) -> String {
+        format!("{}\n{}", file.key, self.block_size)
     }
 
     /// Updates the handle's state and decides how to serve a read of `len` bytes at `offset`
@@ -272,7 +333,7 @@ impl Reader {
         match &self.disk {
             Some(disk) if file.meta.validator().is_some() => {
                 let span = blocks::block_span(index, self.block_size, file.size());
-                let key = format!("{}\n{}", file.key, self.block_size);
+                let key = self.disk_key(file);
                 let fetch = self.fetch_block_retrying(file, index);
                 let block = disk
                     .get_or_fetch(key, index, span.end - span.start, fetch)
@@ -305,10 +366,17 @@ impl Reader {
             }
         };
         let ahead = self.max_window.max(2);
+        let disk = match &self.disk {
+            Some(d) if file.meta.validator().is_some() => {
+                Some((d.clone(), Arc::from(self.disk_key(file))))
+            }
+            _ => None,
+        };
         body_stream::fetch_block(
             file,
             &self.http,
             &self.cache,
+            disk,
             self.block_size,
             ahead,
             index,

@@ -1,12 +1,13 @@
 //! One version of a file on a file host: its size and validator, and validated range requests.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{
-    HeaderMap, ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE,
+    HeaderMap, HeaderName, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, ETAG,
+    IF_RANGE, LAST_MODIFIED, PRAGMA, RANGE,
 };
 use reqwest::{Method, Response, StatusCode, Url};
 
@@ -72,16 +73,46 @@ impl RemoteMeta {
     }
 }
 
-/// Finds a file's size and validators: HEAD, else `Range: bytes=0-0` and the Content-Range total;
-/// retried under the client's policy.
-pub async fn probe(http: &HttpClient, url: &Url) -> Result<RemoteMeta> {
-    let what = format!("size of {url}");
-    http.retry().run(&what, || probe_once(http, url)).await
+/// How far an HTTP cache on the way (a site Squid, a proxy) may answer a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Normal reads: anything a cache holds for the URL (cacheable, no cache-busting headers).
+    Cached,
+    /// A cache checks its copy with the origin first (`max-age=0`: a conditional request,
+    /// no body moves when the copy is current). Probes, which decide the version.
+    Revalidated,
+    /// Past every cache (`no-cache`, and `Pragma` for HTTP/1.0 caches): after an answer that
+    /// failed validation, and for the evidence before a verdict.
+    Origin,
 }
 
-async fn probe_once(http: &HttpClient, url: &Url) -> Result<RemoteMeta> {
+impl Freshness {
+    pub fn headers(self) -> &'static [(HeaderName, &'static str)] {
+        const REVALIDATED: [(HeaderName, &str); 1] = [(CACHE_CONTROL, "max-age=0")];
+        const ORIGIN: [(HeaderName, &str); 2] = [(CACHE_CONTROL, "no-cache"), (PRAGMA, "no-cache")];
+        match self {
+            Freshness::Cached => &[],
+            Freshness::Revalidated => &REVALIDATED,
+            Freshness::Origin => &ORIGIN,
+        }
+    }
+}
+
+/// Finds a file's size and validators: HEAD, else `Range: bytes=0-0` and the Content-Range total;
+/// retried under the client's policy. A cache on the way revalidates its copy first, so a file
+/// changed at the origin is seen as changed (and a stale cached copy then fails validation).
+pub async fn probe(http: &HttpClient, url: &Url) -> Result<RemoteMeta> {
+    let what = format!("size of {url}");
+    http.retry()
+        .run(&what, || probe_once(http, url, Freshness::Revalidated))
+        .await
+}
+
+async fn probe_once(http: &HttpClient, url: &Url, fresh: Freshness) -> Result<RemoteMeta> {
     let what = format!("HEAD {url}");
-    let resp = http.send(Method::HEAD, url.clone(), &[], &what).await?;
+    let resp = http
+        .send(Method::HEAD, url.clone(), fresh.headers(), &what)
+        .await?;
     let status = resp.status();
     if status.is_success() {
         if let Some(size) = header_u64(resp.headers(), CONTENT_LENGTH) {
@@ -96,9 +127,9 @@ async fn probe_once(http: &HttpClient, url: &Url) -> Result<RemoteMeta> {
     }
     // No HEAD, or no length in it: ask for the first byte.
     let what = format!("GET {url} (first byte)");
-    let resp = http
-        .send(Method::GET, url.clone(), &[(RANGE, "bytes=0-0")], &what)
-        .await?;
+    let mut headers = vec![(RANGE, "bytes=0-0")];
+    headers.extend_from_slice(fresh.headers());
+    let resp = http.send(Method::GET, url.clone(), &headers, &what).await?;
     let status = resp.status();
     let size = match status {
         StatusCode::PARTIAL_CONTENT | StatusCode::RANGE_NOT_SATISFIABLE => resp
@@ -157,6 +188,10 @@ pub struct RemoteFile {
     stale: AtomicBool,
     /// The whole-body stream used when the server ignores Range.
     pub(super) body_stream: tokio::sync::Mutex<Option<Arc<super::body_stream::BodyStream>>>,
+    /// The check against the server's digest, set by the first open that knows one.
+    verifier: OnceLock<super::digest::Verifier>,
+    /// Why this version's bytes are known wrong (a digest mismatch): every read is EIO.
+    corrupt: OnceLock<String>,
 }
 
 /// The answer to a block request.
@@ -216,7 +251,43 @@ impl RemoteFile {
             whole_answers: AtomicU32::new(0),
             stale: AtomicBool::new(false),
             body_stream: tokio::sync::Mutex::new(None),
+            verifier: OnceLock::new(),
+            corrupt: OnceLock::new(),
         }
+    }
+
+    /// Checks this version against `digest` (`digestMultibase`) when it is read whole in
+    /// blocks of `block_size`; a digest in a form not understood is logged, and not checked.
+    pub fn expect_digest(&self, digest: &str, block_size: u64) {
+        if self.verifier.get().is_some() {
+            return;
+        }
+        match super::digest::Expected::parse(digest) {
+            Ok(expected) => {
+                let blocks = crate::cache::blocks::block_count(block_size, self.size());
+                let _ = self
+                    .verifier
+                    .set(super::digest::Verifier::new(expected, blocks));
+            }
+            Err(e) => tracing::warn!("{}: digest {digest:?} not checked: {e}", self.url),
+        }
+    }
+
+    pub fn verifier(&self) -> Option<&super::digest::Verifier> {
+        self.verifier.get()
+    }
+
+    /// Marks this version's bytes as wrong; the error every read of it gives.
+    pub fn corrupt(&self, why: &str) -> FsError {
+        let why = self.corrupt.get_or_init(|| why.to_string());
+        FsError::Io(format!("{}: {why}", self.url))
+    }
+
+    /// The error for reads of a version whose bytes were found wrong, if it was.
+    pub fn corrupt_error(&self) -> Option<FsError> {
+        self.corrupt
+            .get()
+            .map(|why| FsError::Io(format!("{}: {why}", self.url)))
     }
 
     pub fn size(&self) -> u64 {
@@ -271,17 +342,53 @@ impl RemoteFile {
     }
 
     /// GET of bytes `[start, end)` with `If-Range`, so that a changed file answers with its new
-    /// whole body. Another version is reported as [`FsError::Stale`] only on evidence (see
-    /// [`RemoteFile::changed_or_fault`]); every other odd answer is a transient fault.
+    /// whole body. An answer that fails validation (another size, validator or range verdict
+    /// of the version) may be a cache's old copy: it is asked once more past every cache
+    /// (`no-cache`) before a fresh HEAD decides; another version is reported as
+    /// [`FsError::Stale`] only on that evidence (see [`RemoteFile::changed_or_fault`]); every
+    /// other odd answer is a transient fault.
     pub async fn get_range(&self, http: &HttpClient, start: u64, end: u64) -> Result<RangeAnswer> {
         let what = format!("GET {} bytes {start}-{}", self.url, end - 1);
+        let odd = match self
+            .try_range(http, start, end, Freshness::Cached, &what)
+            .await?
+        {
+            Ok(answer) => return Ok(answer),
+            Err(odd) => odd,
+        };
+        tracing::info!("{what}: {odd}; asking once more past the caches (no-cache)");
+        http.stats().refetched_past_caches();
+        let odd = match self
+            .try_range(http, start, end, Freshness::Origin, &what)
+            .await?
+        {
+            Ok(answer) => {
+                tracing::info!("{what}: the origin's answer is this version: a cache was stale");
+                return Ok(answer);
+            }
+            Err(odd) => odd,
+        };
+        Err(self.changed_or_fault(http, &what, odd).await)
+    }
+
+    /// One range request; `Ok(Err(why))` when the answer failed validation (it may show
+    /// another version).
+    async fn try_range(
+        &self,
+        http: &HttpClient,
+        start: u64,
+        end: u64,
+        fresh: Freshness,
+        what: &str,
+    ) -> Result<std::result::Result<RangeAnswer, &'static str>> {
         let range = format!("bytes={start}-{}", end - 1);
         let mut headers = vec![(RANGE, range.as_str())];
         if let Some(v) = self.meta.validator() {
             headers.push((IF_RANGE, v));
         }
+        headers.extend_from_slice(fresh.headers());
         let resp = http
-            .send(Method::GET, self.url.clone(), &headers, &what)
+            .send(Method::GET, self.url.clone(), &headers, what)
             .await?;
         match resp.status() {
             StatusCode::PARTIAL_CONTENT => {
@@ -300,7 +407,7 @@ impl RemoteFile {
                 };
                 let other_version =
                     total != self.meta.size || self.meta.differs_from(resp.headers());
-                let (body, received) = read_body(resp, (end - start) as usize, &what).await?;
+                let (body, received) = read_body(resp, (end - start) as usize, what).await?;
                 http.stats().fetched(received);
                 if received as u64 != end - start {
                     return Err(FsError::unavailable(format!(
@@ -309,42 +416,36 @@ impl RemoteFile {
                     )));
                 }
                 if other_version {
-                    return Err(self
-                        .changed_or_fault(http, &what, "the answer shows another version")
-                        .await);
+                    return Ok(Err("the answer shows another version"));
                 }
-                Ok(RangeAnswer::Bytes(body))
+                Ok(Ok(RangeAnswer::Bytes(body)))
             }
             StatusCode::OK => {
                 let length = header_u64(resp.headers(), CONTENT_LENGTH);
                 if self.meta.differs_from(resp.headers())
                     || length.is_some_and(|l| l != self.meta.size)
                 {
-                    drop(resp);
-                    return Err(self
-                        .changed_or_fault(http, &what, "the whole body of another version came")
-                        .await);
+                    return Ok(Err("the whole body of another version came"));
                 }
                 if !self.whole_body_served() {
                     return Err(FsError::unavailable(format!(
                         "{what}: 200 and the whole file from a server that serves ranges"
                     )));
                 }
-                Ok(RangeAnswer::WholeBody(resp))
+                Ok(Ok(RangeAnswer::WholeBody(resp)))
             }
-            status @ (StatusCode::PRECONDITION_FAILED | StatusCode::RANGE_NOT_SATISFIABLE) => {
-                drop(resp);
-                Err(self.changed_or_fault(http, &what, status.as_str()).await)
-            }
-            _ => Err(http::response_error(&what, &resp)),
+            StatusCode::PRECONDITION_FAILED => Ok(Err("412 Precondition Failed")),
+            StatusCode::RANGE_NOT_SATISFIABLE => Ok(Err("416 Range Not Satisfiable")),
+            _ => Err(http::response_error(what, &resp)),
         }
     }
 
-    /// An answer hinted that the file changed (`odd` says how): a fresh HEAD decides. Another
-    /// size or validator there marks this version stale; the same version makes the answer a
-    /// transient fault, for the retry policy; a failed HEAD is its own error.
+    /// An answer hinted that the file changed (`odd` says how): a fresh HEAD, past every
+    /// cache, decides. Another size or validator there marks this version stale; the same
+    /// version makes the answer a transient fault, for the retry policy; a failed HEAD is its
+    /// own error.
     pub async fn changed_or_fault(&self, http: &HttpClient, what: &str, odd: &str) -> FsError {
-        match probe_once(http, &self.url).await {
+        match probe_once(http, &self.url, Freshness::Origin).await {
             Ok(now) if !self.meta.same_version(&now) => {
                 tracing::info!("{what}: {odd}; a fresh HEAD confirms it: {now:?}");
                 self.stale()

@@ -4,17 +4,23 @@
 //! ```text
 //! /                       one directory per job of GET /jobs (refreshed after the listing TTL)
 //! /JOB/                   .job/ plus the outputs, once the job has succeeded
-//! /JOB/.job/              status.json, and those of inputs.json results.json logs.txt
-//!                         exceptions.json statistics.json provenance.json the server has
+//! /JOB/.job/              status.json, state, and those of inputs.json results.json logs.txt
+//!                         exceptions.json statistics.json provenance.json the server has;
+//!                         steps/ of a workflow
+//! /JOB/@STATE             a job without outputs: its state and message
 //! /JOB/OUTPUT[.ext]       literals as text, JSON as .json, href outputs fetched by range
 //! /JOB/OUTPUT/            arrays of files, directory outputs
+//! /@process/ /@status/ /@date/   the views: symlinks to the jobs, from the root listing
 //! /.weaverfs/stats.json   the mount's counters (found by name, not listed)
 //! ```
 
 pub mod dir_index;
+mod links;
 pub mod naming;
 pub mod node;
 pub mod outputs;
+pub mod steps;
+pub mod views;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,12 +31,14 @@ use futures::StreamExt;
 use lru::LruCache;
 use url::Url;
 
+use crate::api::listing::Listed;
 use crate::api::{ApiClient, JobDocument, JobState, JobStatus, Results};
 use crate::error::{FsError, Result};
 use crate::read::{probe, RemoteFile};
 use crate::stats::{STATS_DIR, STATS_FILE};
 use naming::UniqueNames;
 pub use node::{Attr, ChildSpec, Content, Doc, Listing, Node};
+use views::{View, ViewDir, ViewIndex};
 
 pub const ROOT_INO: u64 = 1;
 /// The directory of a job's own documents.
@@ -89,6 +97,10 @@ pub struct Tree {
     docs: Mutex<HashMap<(Arc<str>, Doc), DocCell>>,
     /// Root names recently found not to be jobs.
     absent: Mutex<LruCache<String, Instant>>,
+    /// The views of the last root listing.
+    views: Mutex<Arc<ViewIndex>>,
+    /// Workflow steps found in jobs' logs, per job.
+    steps: Mutex<LruCache<Arc<str>, links::StepsRead>>,
 }
 
 struct Inodes {
@@ -127,6 +139,8 @@ impl Tree {
             jobs: Mutex::new(HashMap::new()),
             docs: Mutex::new(HashMap::new()),
             absent: Mutex::new(LruCache::new(std::num::NonZeroUsize::new(4096).unwrap())),
+            views: Mutex::new(Arc::new(ViewIndex::empty())),
+            steps: Mutex::new(LruCache::new(std::num::NonZeroUsize::new(4096).unwrap())),
         }
     }
 
@@ -135,6 +149,9 @@ impl Tree {
     }
 
     pub fn node(&self, ino: u64) -> Result<Arc<Node>> {
+        if ino & (views::LINK_BIT | views::LATEST_BIT) != 0 {
+            return self.derived_link(ino);
+        }
         lock(&self.inodes)
             .nodes
             .get(&ino)
@@ -179,12 +196,20 @@ impl Tree {
             }
             // A known job resolves from the last listing, even a stale one, so a path walk
             // does not wait for a refresh of thousands of jobs.
-            let known = match parent.listing.try_lock() {
-                Ok(listing) => listing.as_ref().and_then(|l| l.get(name)),
-                Err(_) => None,
+            let (known, never_listed) = match parent.listing.try_lock() {
+                Ok(listing) => (
+                    listing.as_ref().and_then(|l| l.get(name)),
+                    listing.is_none(),
+                ),
+                Err(_) => (None, false),
             };
             if let Some(ino) = known {
                 return self.node(ino);
+            }
+            // Before the first listing, a path walk to one job asks for that job alone, not
+            // for every page of the root (a fresh mount's first read; a script on a node).
+            if never_listed && could_be_job_id(name) {
+                return self.lookup_unlisted_job(name).await;
             }
             // A job id resolves even when the listing fails (it may be forbidden, or down).
             match self.children(parent).await {
@@ -196,6 +221,9 @@ impl Tree {
                 Err(e) => tracing::warn!("job listing: {e}"),
             }
             return self.lookup_unlisted_job(name).await;
+        }
+        if let Content::View(ViewDir::Bucket(view, bucket)) = &parent.content {
+            return self.lookup_in_bucket(parent, *view, bucket, name).await;
         }
         match self.children(parent).await?.get(name) {
             Some(ino) => self.node(ino),
@@ -239,12 +267,15 @@ impl Tree {
     pub async fn children(&self, dir: &Arc<Node>) -> Result<Arc<Listing>> {
         let mut listing = dir.listing.lock().await;
         if let Some(l) = listing.as_ref() {
-            let ttl = self.listing_ttl(dir).await;
+            // The shorter of the TTL now and when listed: a job's directory listed while it ran
+            // is listed again once it has ended, though an ended job is trusted for longer.
+            let ttl = self.listing_ttl(dir).await.min(l.ttl);
             if l.at.is_some_and(|at| at.elapsed() < ttl) {
                 return Ok(l.clone());
             }
         }
-        let (specs, mtime) = match self.list(dir).await {
+        let ttl = self.listing_ttl(dir).await;
+        let (specs, mtime, jobs) = match self.list(dir).await {
             Ok(found) => found,
             Err(e @ (FsError::Io(_) | FsError::Unavailable(..) | FsError::TimedOut(_)))
                 if listing.is_some() =>
@@ -255,7 +286,7 @@ impl Tree {
                     .as_ref()
                     .map(|l| l.entries.clone())
                     .unwrap_or_default();
-                let kept = Arc::new(Listing::new(previous));
+                let kept = Arc::new(Listing::new(previous, ttl));
                 *listing = Some(kept.clone());
                 return Ok(kept);
             }
@@ -265,9 +296,13 @@ impl Tree {
             .into_iter()
             .map(|spec| (spec.name.clone(), self.register(dir.ino, spec, mtime)))
             .collect();
+        if let Some(jobs) = jobs {
+            self.set_views(&named, jobs);
+        }
         self.probe_files(named.iter().map(|(_, n)| n)).await;
         let fresh = Arc::new(Listing::new(
             named.into_iter().map(|(name, n)| (name, n.ino)).collect(),
+            ttl,
         ));
         *listing = Some(fresh.clone());
         Ok(fresh)
@@ -290,7 +325,7 @@ impl Tree {
 
     async fn listing_ttl(&self, dir: &Node) -> Duration {
         match &dir.content {
-            Content::Root => self.cfg.listing_ttl,
+            Content::Root | Content::View(_) => self.cfg.listing_ttl,
             Content::Static(_) => Duration::MAX,
             _ => self.job_ttl(dir).await,
         }
@@ -327,21 +362,31 @@ impl Tree {
         }
     }
 
-    /// Lists a directory from its source, with the mtime its entries get.
-    async fn list(&self, dir: &Node) -> Result<(Vec<ChildSpec>, SystemTime)> {
+    /// Lists a directory from its source, with the mtime its entries get; the root also gives
+    /// what the listing says of each job (by its position in the entries).
+    async fn list(&self, dir: &Node) -> Result<(Vec<ChildSpec>, SystemTime, Option<RootJobs>)> {
         match &dir.content {
             Content::Root => {
-                let ids = self.api.list_jobs().await?;
+                let listed = self.api.list_jobs().await?;
                 let mut names = UniqueNames::reserving(&[STATS_DIR]);
-                let specs = ids
-                    .into_iter()
-                    .filter(|id| naming::addressable_job_id(id))
-                    .map(|id| {
-                        let name = names.claim_in(&id, &"job listing");
-                        ChildSpec::new(name, Content::Job(id.into()))
+                let mut specs: Vec<ChildSpec> = View::ALL
+                    .iter()
+                    .map(|v| {
+                        let name = names.claim(v.name());
+                        ChildSpec::new(name, Content::View(ViewDir::Top(*v)))
                     })
                     .collect();
-                Ok((specs, self.mounted_at))
+                let mut jobs = Vec::with_capacity(listed.len());
+                for job in listed {
+                    if !naming::addressable_job_id(&job.id) {
+                        continue;
+                    }
+                    let name = names.claim_in(&job.id, &"job listing");
+                    jobs.push((specs.len(), job));
+                    let id: Arc<str> = Arc::from(jobs.last().unwrap().1.id.as_str());
+                    specs.push(ChildSpec::new(name, Content::Job(id)));
+                }
+                Ok((specs, self.mounted_at, Some(jobs)))
             }
             Content::Job(id) => {
                 let snap = self.job(id).await?;
@@ -353,7 +398,15 @@ impl Tree {
                         self.cfg.plain_names,
                     ));
                 }
-                Ok((specs, self.job_mtime(&snap)))
+                if specs.len() == 1 {
+                    // No outputs (yet): the state, visible in `ls -l` of the job.
+                    let note = format!("@{}", snap.status.state.as_str());
+                    specs.push(ChildSpec::new(
+                        note,
+                        Content::Document(id.clone(), Doc::StateNote),
+                    ));
+                }
+                Ok((specs, self.job_mtime(&snap), None))
             }
             Content::JobMeta(id) => {
                 let snap = self.job(id).await?;
@@ -377,16 +430,29 @@ impl Tree {
                     .await;
                 let doc =
                     |name: &str, d: Doc| ChildSpec::new(name, Content::Document(id.clone(), d));
-                let mut specs = vec![doc("status.json", Doc::Status)];
+                let mut specs = vec![doc("status.json", Doc::Status), doc("state", Doc::State)];
                 specs.extend(present.into_iter().flatten().map(|(n, d)| doc(n, d)));
-                Ok((specs, self.job_mtime(&snap)))
+                if !self.steps(id, &snap).await.is_empty() {
+                    specs.push(ChildSpec::new(links::STEPS_DIR, Content::Steps(id.clone())));
+                }
+                Ok((specs, self.job_mtime(&snap), None))
             }
-            Content::Static(entries) => Ok((entries.to_vec(), dir.mtime)),
-            Content::RemoteDir(href) => Ok((self.list_remote_dir(href).await?, dir.mtime)),
+            Content::Static(entries) => Ok((entries.to_vec(), dir.mtime, None)),
+            Content::RemoteDir(href) => Ok((self.list_remote_dir(href).await?, dir.mtime, None)),
+            Content::View(ViewDir::Top(view)) => {
+                Ok((self.list_view(*view).await?, dir.mtime, None))
+            }
+            Content::Steps(id) => Ok((self.list_steps(id).await?, dir.mtime, None)),
             _ => Err(FsError::NotDir),
         }
     }
+}
 
+/// What the root listing says of its jobs: each job's position in the root's entries, and the
+/// listing's summary of it.
+type RootJobs = Vec<(usize, Listed)>;
+
+impl Tree {
     fn job_mtime(&self, snap: &JobSnapshot) -> SystemTime {
         snap.status.mtime.unwrap_or(self.mounted_at)
     }
@@ -525,6 +591,16 @@ impl Tree {
         };
         match doc {
             Doc::Status => Ok(Bytes::from(self.job(id).await?.status.raw)),
+            Doc::State | Doc::StateNote => {
+                let snap = self.job(id).await?;
+                let note = *doc == Doc::StateNote;
+                let mut text = links::state_text(&snap.status, note);
+                if let (true, Some(Err(e))) = (note, &snap.results) {
+                    // A job that succeeded but shows nothing: say why.
+                    text = format!("{}; its results could not be read: {e}\n", text.trim_end());
+                }
+                Ok(Bytes::from(text))
+            }
             Doc::Results => match self.job(id).await?.results {
                 Some(Ok(r)) => r
                     .raw
@@ -543,7 +619,7 @@ impl Tree {
 
     async fn has_doc(&self, id: &Arc<str>, doc: Doc) -> bool {
         match doc {
-            Doc::Status | Doc::Results => true,
+            Doc::Status | Doc::Results | Doc::State | Doc::StateNote => true,
             _ => self.job_doc(id, doc).await.is_some(),
         }
     }
@@ -582,7 +658,7 @@ impl Tree {
             Doc::Exceptions => JobDocument::Exceptions,
             Doc::Statistics => JobDocument::Statistics,
             Doc::Provenance => JobDocument::Provenance,
-            Doc::Status | Doc::Results => return None,
+            Doc::Status | Doc::Results | Doc::State | Doc::StateNote => return None,
         };
         match self.api.document(id, which).await {
             Ok(bytes) => return Some(Bytes::from(bytes)),
@@ -612,13 +688,25 @@ impl Tree {
             ino: node.ino,
             size: 0,
             is_dir: node.content.is_dir(),
+            is_link: false,
             mtime: node.mtime,
             ttl: Duration::from_secs(1),
         };
         match &node.content {
-            Content::Job(id) => {
-                if let Some(s) = self.cached_job(id).await {
-                    attr.mtime = self.job_mtime(&s);
+            Content::Job(id) => match self.cached_job(id).await {
+                Some(s) => attr.mtime = self.job_mtime(&s),
+                // The listing's time, before the job itself was read.
+                None => attr.mtime = self.listed_time(node.ino).unwrap_or(node.mtime),
+            },
+            Content::View(ViewDir::Bucket(view, name)) => {
+                attr.mtime = self.bucket_time(*view, name).unwrap_or(node.mtime);
+            }
+            Content::Link(target) => {
+                attr.size = target.len() as u64;
+                attr.is_link = true;
+                // `@latest` moves: the kernel asks again at each path walk.
+                if node.ino & views::LATEST_BIT != 0 {
+                    attr.ttl = Duration::ZERO;
                 }
             }
             Content::Inline(bytes) => {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 
+use super::views::ViewDir;
 use crate::read::RemoteFile;
 
 /// What a node is, and where its bytes or entries come from.
@@ -27,6 +28,12 @@ pub enum Content {
     Remote(Arc<str>),
     /// `.weaverfs/stats.json`: the mount's counters, taken at each open.
     Stats,
+    /// A directory of the views (`@process/`, `@process/P/`...).
+    View(ViewDir),
+    /// A relative symbolic link (a view's job, `@latest`, a workflow step).
+    Link(Arc<str>),
+    /// `JOB/.job/steps/`: a workflow's steps, from its log.
+    Steps(Arc<str>),
 }
 
 impl Content {
@@ -38,6 +45,8 @@ impl Content {
                 | Content::JobMeta(_)
                 | Content::Static(_)
                 | Content::RemoteDir(_)
+                | Content::View(_)
+                | Content::Steps(_)
         )
     }
 }
@@ -52,6 +61,10 @@ pub enum Doc {
     Exceptions,
     Statistics,
     Provenance,
+    /// `.job/state`: the state as one word.
+    State,
+    /// `JOB/@STATE` of a job without outputs: `STATE: message`.
+    StateNote,
 }
 
 /// An entry a directory listing produces.
@@ -92,15 +105,18 @@ pub struct Listing {
     pub entries: Vec<(String, u64)>,
     index: HashMap<String, u64>,
     pub(super) at: Option<Instant>,
+    /// How long it was to be trusted when it was made.
+    pub(super) ttl: Duration,
 }
 
 impl Listing {
-    pub(super) fn new(entries: Vec<(String, u64)>) -> Self {
+    pub(super) fn new(entries: Vec<(String, u64)>, ttl: Duration) -> Self {
         let index = entries.iter().cloned().collect();
         Listing {
             entries,
             index,
             at: Some(Instant::now()),
+            ttl,
         }
     }
 
@@ -115,6 +131,8 @@ pub struct Attr {
     pub ino: u64,
     pub size: u64,
     pub is_dir: bool,
+    /// A symbolic link (its size is the target's length).
+    pub is_link: bool,
     pub mtime: SystemTime,
     /// How long the kernel may keep this entry and these attributes.
     pub ttl: Duration,
