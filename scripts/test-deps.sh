@@ -5,6 +5,8 @@
 set -euo pipefail
 
 need=()
+# Building at all (h11): a C compiler and linker (rustup brings none; aws-lc-sys has C code).
+command -v cc >/dev/null || need+=(gcc libc6-dev)
 # FUSE itself (every real-mount test).
 command -v fusermount3 >/dev/null || need+=(fuse3)
 # Real tools on real mounts (tests/tools.rs, tests/mount.rs, tests/get.rs).

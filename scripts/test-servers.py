@@ -55,7 +55,8 @@ def python312():
             continue
         if out.stdout.strip() == "True":
             return c
-    sys.exit("test-servers: no Python >= 3.12 found (set WEAVERFS_PYTHON)")
+    sys.exit("test-servers: no Python >= 3.12 found for pygeoapi and fastprocesses (tests/servers.rs);"
+             " Debian 12's python3 is 3.11: install one (e.g. `pyenv install 3.12`) or set WEAVERFS_PYTHON")
 
 
 def venv(name):

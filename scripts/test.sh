@@ -1,14 +1,63 @@
 #!/usr/bin/env bash
 # The test command: unit and property tests, kernel-free core tests against the built-in
-# server, then real-mount tests (needs /dev/fuse and fusermount3; run as root or as a user
-# allowed to mount FUSE filesystems). Installs what the tests need first (scripts/test-deps.sh),
-# runs every test file even when one fails, and ends with one "N passed, N failed" line.
+# server, then real-mount tests. Installs what the tests need first (scripts/test-deps.sh),
+# runs every test file even when one fails, and always ends with one "N passed, N failed" line.
+#
+# The real-mount tests need root (they mount as mount(8) does, and as a second user): run as a
+# user, it says so and runs itself as root through sudo, building in target/root so that
+# target/ stays yours. As root it changes the machine for the run and says so: a system user
+# weaverfs-test and /dev/fuse mode 0666 (for the unprivileged-mount tests); both are undone
+# at the end if they were not so before.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/test-deps.sh || exit 1
+
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then
+    echo "test.sh: the real-mount tests need root; running them through sudo (build in target/root)" >&2
+    mkdir -p target
+    # The user's PATH (for cargo) with root's sbin dirs (useradd, and what test-deps.sh looks
+    # for); root's build and test servers under target/root, so that target/ stays the user's.
+    exec sudo env "PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin" \
+      "RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}" "RUSTUP_TOOLCHAIN=${RUSTUP_TOOLCHAIN:-}" \
+      "CARGO_TARGET_DIR=$PWD/target/root" "WEAVERFS_TEST_SERVERS=$PWD/target/root/test-servers" \
+      "$0" "$@"
+  fi
+  echo "test.sh: the real-mount tests need root, and there is no sudo; run scripts/test.sh as root" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+[ -z "${RUSTUP_TOOLCHAIN:-}" ] && unset RUSTUP_TOOLCHAIN
+
+# A missing dependency fails only the tests that need it (each says what it missed): the
+# other test files still run, and the summary still comes.
+if ! scripts/test-deps.sh; then
+  echo "test.sh: some of what the tests need is missing (above); the tests that need it will fail" >&2
+fi
+
+# What the run changes on this machine, undone on exit.
+restore=()
+if ! id weaverfs-test >/dev/null 2>&1; then
+  echo "test.sh: adding system user weaverfs-test for the unprivileged-mount tests (removed at the end)" >&2
+  useradd --system --no-create-home --shell /usr/sbin/nologin weaverfs-test
+  restore+=("userdel weaverfs-test")
+fi
+mode=$(stat -c %a /dev/fuse)
+if [ "$mode" != 666 ]; then
+  echo "test.sh: /dev/fuse is mode $mode; 0666 for the run (users mount through it), $mode again at the end" >&2
+  chmod 0666 /dev/fuse
+  restore+=("chmod $mode /dev/fuse")
+fi
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+cleanup() {
+  for cmd in "${restore[@]}"; do $cmd || echo "test.sh: could not undo: $cmd" >&2; done
+  rm -f "$log"
+}
+trap cleanup EXIT
+
 cargo test --workspace --locked --release --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-awk '/^test result:/ {p += $4; f += $6} END {printf "%d passed, %d failed\n", p, f}' "$log"
+# A test file that did not build or panicked outside a test has no "test result:" line.
+broken=$(grep -c '^error: test failed\|^error: could not compile\|^error\[' "$log" || true)
+awk -v broken="$broken" '/^test result:/ {p += $4; f += $6} END {
+  if (f == 0 && broken > 0) f = broken; printf "%d passed, %d failed\n", p, f }' "$log"
 exit "$status"

@@ -3,28 +3,36 @@
 //! is the helper mount(8) calls.
 
 mod cli;
+mod options;
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use url::Url;
 
 use cli::MountingArgs;
-use weaverfs_fs::cache::DiskLimits;
-use weaverfs_fs::client::auth::args::AuthArgs;
-use weaverfs_fs::client::proxy::ProxyOptions;
+use options::{parse_duration, parse_size, ClientArgs, FreshArgs};
 use weaverfs_fs::get::{GetOptions, ProgressMode};
 use weaverfs_fs::mount::logging::{self, LogTarget};
+use weaverfs_fs::mount::mount_and_serve;
 use weaverfs_fs::mount::{daemon, helper as mount_helper, mountpoint};
-use weaverfs_fs::mount::{mount_and_serve, MountConfig};
 use weaverfs_server::{ServerConfig, TestServer};
+
+/// `0.1.0 (commit 1a2b3c4d5e6f)`: the build's git commit, from build.rs.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("WEAVERFS_COMMIT"),
+    ")"
+);
 
 #[derive(Parser)]
 #[command(
-    version,
+    version = VERSION,
     about = "Mount the jobs of a Weaver (OGC API - Processes) server as a read-only filesystem"
 )]
 struct Cli {
@@ -46,34 +54,42 @@ enum Command {
         source: String,
         mountpoint: PathBuf,
         #[command(flatten)]
-        opts: MountArgs,
-        #[command(flatten)]
         mounting: MountingArgs,
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        fresh: FreshArgs,
     },
     /// Unmount a weaverfs (or any FUSE) mount; its daemon then exits.
+    #[command(visible_alias = "umount")]
     Unmount {
         mountpoint: PathBuf,
         /// Detach it now even if files are open in it (they fail once the daemon exits).
         #[arg(short = 'z', long)]
         lazy: bool,
     },
-    /// Start the built-in sample server and mount it (for a first look and for tests).
+    /// Start the built-in sample server and mount it (for a first look and for tests); the
+    /// mountpoint is made if missing.
     Demo {
         mountpoint: PathBuf,
         /// Address of the sample server.
         #[arg(long, default_value = "127.0.0.1:0")]
         addr: SocketAddr,
         #[command(flatten)]
-        opts: MountArgs,
-        #[command(flatten)]
         mounting: MountingArgs,
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        fresh: FreshArgs,
     },
     /// Write a job's results (outputs and `.job/`) to a directory, as the mount shows them,
     /// without FUSE. Resumes an interrupted run; exits non-zero naming what failed.
     Get {
-        /// The server's URL, under which `/jobs` is served.
-        url: Url,
-        job: String,
+        /// The server's URL (under which `/jobs` is served), a server named in the config
+        /// file, or a job's URL (`https://host/weaver/jobs/JOB`, then without JOB).
+        #[arg(value_name = "URL|NAME|JOB_URL")]
+        source: String,
+        job: Option<String>,
         /// The directory to write the job's tree into (default: ./JOB).
         #[arg(short = 'o', long = "output")]
         out_dir: Option<PathBuf>,
@@ -89,9 +105,17 @@ enum Command {
         /// Progress bars even when stderr is not a terminal.
         #[arg(long)]
         progress: bool,
+        /// Wait for a job that has not finished, checking it this often (--wait=30s; 5s).
+        #[arg(long, value_name = "EVERY", num_args = 0..=1, require_equals = true,
+              default_missing_value = "5s", value_parser = parse_duration)]
+        wait: Option<Duration>,
         #[command(flatten)]
-        opts: MountArgs,
+        client: ClientArgs,
     },
+    /// Print a completion script for a shell: `weaverfs completions bash > ...`.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff): `weaverfs man > ~/.local/share/man/man1/weaverfs.1`.
+    Man,
     /// Show what a --cache-dir holds (bytes, files, hit rate, how much of each file), or
     /// empty it with --clear (mounts using it keep working and fetch again).
     Cache {
@@ -133,63 +157,6 @@ enum Command {
     },
 }
 
-#[derive(Args, Clone)]
-struct MountArgs {
-    /// Memory for cached file blocks (e.g. 256M, 1G).
-    #[arg(long, default_value = "256M", value_parser = parse_size)]
-    cache_size: u64,
-    /// Keep file blocks on disk in DIR too, across unmounts and reboots; several mounts may
-    /// share one DIR (see `weaverfs cache DIR`).
-    #[arg(long, value_name = "DIR")]
-    cache_dir: Option<PathBuf>,
-    /// Largest size of --cache-dir (blocks as allocated on disk).
-    #[arg(long, default_value = "10G", value_parser = parse_size)]
-    cache_dir_size: u64,
-    /// Percent of the cache directory's filesystem always left free.
-    #[arg(long, default_value_t = 5.0)]
-    cache_dir_min_free: f64,
-    /// Proxies, CVMFS style: `http://a:3128|http://b:3128;DIRECT` (`|` shares the load, `;`
-    /// fails over in order, DIRECT is no proxy). Default: HTTP_PROXY/HTTPS_PROXY/NO_PROXY.
-    #[arg(long, value_name = "LIST")]
-    proxy: Option<String>,
-    /// Send the requests for ORIGIN (an href file host) to a site cache in front of it:
-    /// `https://files.example.org=http://cache.site:3129` (repeatable).
-    #[arg(long, value_name = "ORIGIN=URL")]
-    site_cache: Vec<String>,
-    /// Size of a cached block, and of most range requests.
-    #[arg(long, default_value = "1M", value_parser = parse_size)]
-    block_size: u64,
-    /// Largest read-ahead of a sequential reader, in blocks.
-    #[arg(long, default_value_t = 8)]
-    read_ahead_blocks: u64,
-    /// Seconds before the job listing is fetched again.
-    #[arg(long, default_value_t = 30)]
-    listing_ttl: u64,
-    /// Seconds before a finished job's status (and its files' sizes) are checked again.
-    #[arg(long, default_value_t = 60)]
-    job_ttl: u64,
-    /// Seconds before a running job's status and logs are checked again.
-    #[arg(long, default_value_t = 2)]
-    active_ttl: u64,
-    /// Keep bare output ids as file names (no extension added).
-    #[arg(long)]
-    plain_names: bool,
-    #[command(flatten)]
-    auth: AuthArgs,
-    /// Seconds to wait for a connection.
-    #[arg(long, default_value_t = 10.0)]
-    connect_timeout: f64,
-    /// Seconds to wait for any byte of a response.
-    #[arg(long, default_value_t = 30.0)]
-    read_timeout: f64,
-    /// Retries of a failed read (network error, timeout, 429, 5xx, truncated body).
-    #[arg(long, default_value_t = 4)]
-    retries: u32,
-    /// Seconds all the attempts at one request may take together.
-    #[arg(long, default_value_t = 30.0)]
-    retry_max_time: f64,
-}
-
 /// One malloc arena for all threads: a block freed on one thread is reused by the next fetch on
 /// another, instead of stranding in per-thread arenas. This keeps the daemon's memory within the
 /// block cache budget plus ~30 MiB (measured: 280 MiB instead of 317 MiB for a 256 MiB cache).
@@ -198,70 +165,6 @@ fn one_malloc_arena() {
     // SAFETY: mallopt only changes allocator tuning; called before any other thread exists.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
-}
-
-fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| format!("bad size {s:?}"))?;
-    let shift = match unit.trim().to_ascii_uppercase().as_str() {
-        "" | "B" => 0,
-        "K" | "KB" | "KIB" => 10,
-        "M" | "MB" | "MIB" => 20,
-        "G" | "GB" | "GIB" => 30,
-        _ => return Err(format!("bad size unit in {s:?} (use K, M or G)")),
-    };
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| format!("size {s:?} is too large"))
-}
-
-/// A positive number of seconds as a Duration.
-fn seconds(option: &str, secs: f64) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(secs)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| format!("{option} must be a positive number of seconds"))
-}
-
-impl MountArgs {
-    fn config(&self, source: &str) -> Result<MountConfig, String> {
-        let resolved = self.auth.resolve(source)?;
-        let mut cfg = MountConfig::new(resolved.url);
-        cfg.http.auth = resolved.auth;
-        cfg.http.tls = resolved.tls;
-        cfg.cache_size = self.cache_size;
-        if !(0.0..100.0).contains(&self.cache_dir_min_free) {
-            return Err("--cache-dir-min-free must be a percentage below 100".into());
-        }
-        cfg.disk_cache = self.cache_dir.clone().map(|dir| {
-            let limits = DiskLimits {
-                max_bytes: self.cache_dir_size,
-                min_free: self.cache_dir_min_free / 100.0,
-            };
-            (dir, limits)
-        });
-        if let Some(list) = &self.proxy {
-            cfg.http.proxy.groups = ProxyOptions::parse_list(list)?;
-        }
-        for arg in &self.site_cache {
-            cfg.http
-                .proxy
-                .site_caches
-                .push(ProxyOptions::parse_site_cache(arg)?);
-        }
-        cfg.block_size = self.block_size;
-        cfg.read_ahead_blocks = self.read_ahead_blocks;
-        cfg.tree.listing_ttl = Duration::from_secs(self.listing_ttl);
-        cfg.tree.finished_ttl = Duration::from_secs(self.job_ttl);
-        cfg.tree.active_ttl = Duration::from_secs(self.active_ttl);
-        cfg.tree.plain_names = self.plain_names;
-        cfg.http.connect_timeout = seconds("--connect-timeout", self.connect_timeout)?;
-        cfg.http.read_timeout = seconds("--read-timeout", self.read_timeout)?;
-        cfg.http.retry.retries = self.retries;
-        cfg.http.retry.max_time = seconds("--retry-max-time", self.retry_max_time)?;
-        Ok(cfg)
     }
 }
 
@@ -279,10 +182,11 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Mount {
             source,
             mountpoint,
-            opts,
             mounting,
+            client,
+            fresh,
         } => {
-            let mut cfg = opts.config(&source)?;
+            let mut cfg = client.config(&source, Some(&fresh))?;
             mounting.apply(&mut cfg);
             mount_and_serve(&cfg, &mountpoint, &rt)
         }
@@ -290,41 +194,59 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Demo {
             mountpoint,
             addr,
-            opts,
             mounting,
+            client,
+            fresh,
         } => {
+            std::fs::create_dir_all(&mountpoint)
+                .map_err(|e| format!("mountpoint {}: {e}", mountpoint.display()))?;
             let server = rt
                 .block_on(TestServer::start_on(addr, ServerConfig::default()))
                 .map_err(|e| format!("cannot start the sample server on {addr}: {e}"))?;
             tracing::info!("sample server at {}", server.api_url());
-            let mut cfg = opts.config(&server.api_url())?;
+            let mut cfg = client.config(&server.api_url(), Some(&fresh))?;
             mounting.apply(&mut cfg);
             mount_and_serve(&cfg, &mountpoint, &rt)
         }
         Command::Get {
-            url,
+            source,
             job,
             out_dir,
             parallel_files,
             parallel_ranges,
             quiet,
             progress,
-            opts,
+            wait,
+            client,
         } => {
             let progress = match (quiet, progress) {
                 (true, _) => ProgressMode::Never,
                 (_, true) => ProgressMode::Always,
                 _ => ProgressMode::Auto,
             };
+            let (source, job) = job_source(source, job)?;
             let get = GetOptions {
                 out_dir: out_dir.unwrap_or_else(|| PathBuf::from(&job)),
                 job,
                 files: parallel_files,
                 ranges: parallel_ranges,
                 progress,
+                wait,
             };
-            weaverfs_fs::get::run(&opts.config(url.as_str())?, &get, &rt)
+            weaverfs_fs::get::run(&client.config(&source, None)?, &get, &rt)
         }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "weaverfs",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .map_err(|e| format!("cannot write the man page: {e}")),
         Command::Cache { dir, clear } => weaverfs_fs::cache::disk::print_report(&dir, clear),
         Command::Stats { mountpoint, json } => weaverfs_fs::stats::print_stats(&mountpoint, json),
         Command::Serve {
@@ -364,6 +286,117 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+/// `get SOURCE JOB`, or `get https://host/weaver/jobs/JOB`: the server and the job.
+fn job_source(source: String, job: Option<String>) -> Result<(String, String), String> {
+    if let Some(job) = job {
+        return Ok((source, job));
+    }
+    let url = Url::parse(&source).map_err(|_| {
+        format!(
+            "which job? `weaverfs get {source} JOB`, or a job's URL (https://host/weaver/jobs/JOB)"
+        )
+    })?;
+    let segments: Vec<&str> = url.path_segments().map(|s| s.collect()).unwrap_or_default();
+    match segments.iter().rposition(|s| *s == "jobs") {
+        Some(i) if i + 2 == segments.len() && !segments[i + 1].is_empty() => {
+            let mut base = url.clone();
+            base.set_path(&segments[..i].join("/"));
+            base.set_query(None);
+            let job = percent_decoded(segments[i + 1]);
+            Ok((base.as_str().trim_end_matches('/').to_owned(), job))
+        }
+        _ => Err(format!(
+            "which job? {source} is not a job's URL (https://host/weaver/jobs/JOB); give the job \
+             after it"
+        )),
+    }
+}
+
+fn percent_decoded(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map_or_else(|| s.to_owned(), |(_, v)| v.into_owned())
+}
+
+/// The long options of `weaverfs mount`: what `-o NAME` may name, and whether it takes a value.
+fn mount_option(name: &str) -> Option<bool> {
+    let cli = Cli::command();
+    let mount = cli.find_subcommand("mount")?;
+    let arg = mount
+        .get_arguments()
+        .find(|a| a.get_long() == Some(name) && !a.is_positional())?;
+    Some(arg.get_action().takes_values())
+}
+
+/// `-o a,b=c` (also `-oa,b=c`) of `weaverfs mount` and `demo` as long options, so that sshfs
+/// and mount-s3 habits work and a mistake is named in `-o` terms.
+fn expand_mount_options(args: Vec<OsString>) -> Result<Vec<OsString>, String> {
+    let is_mount = args
+        .iter()
+        .skip(1)
+        .find(|a| !a.to_string_lossy().starts_with('-'))
+        .is_some_and(|a| a == "mount" || a == "demo");
+    if !is_mount {
+        return Ok(args);
+    }
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        let opts = match arg.to_str() {
+            Some("--") => {
+                out.push(arg);
+                out.extend(it);
+                break;
+            }
+            Some("-o") => it
+                .next()
+                .ok_or("-o needs options (-o allow_other,cache_size=1G)")?,
+            Some(s) if s.starts_with("-o") => OsString::from(&s[2..]),
+            _ => {
+                out.push(arg);
+                continue;
+            }
+        };
+        let opts = opts
+            .into_string()
+            .map_err(|_| "mount options must be UTF-8")?;
+        out.extend(mount_helper::option_flags(&opts, &mount_option)?);
+    }
+    Ok(out)
+}
+
+/// `mount.weaverfs --help`.
+fn helper_usage() -> String {
+    let cli = Cli::command();
+    let mount = cli.find_subcommand("mount").expect("mount is a subcommand");
+    let mut names: Vec<String> = mount
+        .get_arguments()
+        .filter_map(|a| {
+            let long = a.get_long()?;
+            let name = long.replace('-', "_");
+            Some(match a.get_action().takes_values() {
+                true => format!("{name}=..."),
+                false => name,
+            })
+        })
+        .filter(|n| !matches!(n.as_str(), "help" | "version" | "foreground" | "read_only"))
+        .collect();
+    names.sort();
+    format!(
+        "usage: mount.weaverfs URL|NAME DIR [-sfnv] [-o OPT[,OPT=VAL]...]\n\n\
+         The mount(8) helper for `mount -t weaverfs` and fstab. Each -o option is the\n\
+         `weaverfs mount` option of that name (see `weaverfs mount --help`); mount(8) and systemd\n\
+         options (_netdev, nofail, noauto, user, x-systemd.*, ro, ...) are ignored.\n\n\
+         Options: {}\n",
+        names.join(", ")
+    )
+}
+
+fn fail(prefix: &str, e: String) -> ! {
+    eprintln!("{prefix}: {e}");
+    std::process::exit(1)
+}
+
 /// The command line, translated first when run as the mount(8) helper.
 fn parse_cli() -> Cli {
     let args: Vec<_> = std::env::args_os().collect();
@@ -371,26 +404,34 @@ fn parse_cli() -> Cli {
         .first()
         .is_some_and(|a| mount_helper::is_helper_name(a))
     {
-        return Cli::parse();
+        let args = expand_mount_options(args).unwrap_or_else(|e| fail("weaverfs", e));
+        return Cli::parse_from(args);
     }
-    match mount_helper::translate(&args[1..]) {
-        Ok(mount_helper::Request::Mount(argv)) => Cli::parse_from(argv),
+    match mount_helper::translate(&args[1..], &mount_option) {
+        Ok(mount_helper::Request::Mount(argv)) => match Cli::try_parse_from(argv) {
+            Ok(cli) => cli,
+            Err(e) => fail("mount.weaverfs", e.to_string().trim().replace("--", "-o ")),
+        },
         Ok(mount_helper::Request::Fake) => std::process::exit(0),
-        Err(e) => {
-            eprintln!("mount.weaverfs: {e}");
-            std::process::exit(1)
+        Ok(mount_helper::Request::Help) => {
+            print!("{}", helper_usage());
+            std::process::exit(0)
         }
+        Err(e) => fail("mount.weaverfs", e),
     }
 }
 
 fn main() -> ExitCode {
     one_malloc_arena();
-    let cli = parse_cli();
+    let mut cli = parse_cli();
     let mounting = match &cli.command {
         Command::Mount { mounting, .. } | Command::Demo { mounting, .. } => Some(mounting.clone()),
         _ => None,
     };
-    if mounting.as_ref().is_some_and(|m| !m.foreground) {
+    if mounting.as_ref().is_some_and(|m| m.debug) {
+        cli.verbose = cli.verbose.max(1);
+    }
+    if mounting.as_ref().is_some_and(|m| !m.foreground()) {
         if let Err(e) = daemon::detach() {
             eprintln!("weaverfs: {e}");
             return ExitCode::FAILURE;
@@ -400,7 +441,15 @@ fn main() -> ExitCode {
         .as_ref()
         .map_or(LogTarget::Stderr, |m| m.log_target());
     let logs_to_stderr = matches!(target, LogTarget::Stderr);
-    let result = logging::init(cli.verbose, target).and_then(|()| run(cli));
+    let result = logging::init(cli.verbose, target).and_then(|fallback| {
+        if let Some(path) = fallback {
+            daemon::report_note(&format!(
+                "no syslog on this machine: logs go to {} (--log-file to choose)",
+                path.display()
+            ));
+        }
+        run(cli)
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -422,13 +471,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes() {
-        assert_eq!(parse_size("256M"), Ok(256 << 20));
-        assert_eq!(parse_size("1g"), Ok(1 << 30));
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert_eq!(parse_size("32MiB"), Ok(32 << 20));
-        assert!(parse_size("12X").is_err());
-        assert!(parse_size("M").is_err());
-        assert!(parse_size("99999999999G").is_err());
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn job_urls_split_into_server_and_job() {
+        let split = |s: &str| job_source(s.into(), None);
+        assert_eq!(
+            split("https://h/weaver/jobs/abc-1"),
+            Ok(("https://h/weaver".into(), "abc-1".into()))
+        );
+        assert_eq!(
+            split("http://127.0.0.1:9/jobs/x?f=json"),
+            Ok(("http://127.0.0.1:9".into(), "x".into()))
+        );
+        assert!(split("https://h/weaver").is_err());
+        assert!(split("pavics").is_err());
+        assert_eq!(
+            job_source("pavics".into(), Some("j".into())),
+            Ok(("pavics".into(), "j".into()))
+        );
+    }
+
+    fn expanded(s: &str) -> Result<Vec<String>, String> {
+        let args = s.split(' ').map(OsString::from).collect();
+        expand_mount_options(args)
+            .map(|v| v.into_iter().map(|a| a.into_string().unwrap()).collect())
+    }
+
+    #[test]
+    fn mount_takes_dash_o_options() {
+        assert_eq!(
+            expanded("weaverfs mount u /m -o allow_other,cache_size=1G,ro -oplain_names").unwrap(),
+            [
+                "weaverfs",
+                "mount",
+                "u",
+                "/m",
+                "--allow-other",
+                "--cache-size",
+                "1G",
+                "--plain-names"
+            ]
+        );
+        assert!(expanded("weaverfs mount u /m -o cachesize=1G")
+            .unwrap_err()
+            .contains("did you mean cache_size?"));
+        assert_eq!(expanded("weaverfs get u j -o out").unwrap()[4], "-o");
     }
 }

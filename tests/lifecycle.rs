@@ -337,7 +337,12 @@ fn mount_t_weaverfs_and_fstab_lines_mount_through_the_helper() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("cache-sise"), "{}", stderr(&out));
+    // Named as it was written, in -o terms.
+    assert!(
+        stderr(&out).contains("-o cache_sise=1M"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!is_mounted(dir.path()));
     let _ = fs::remove_file(log);
     let _ = fs::remove_file(fstab);
@@ -357,6 +362,8 @@ fn ensure_unprivileged_setup() -> (u32, u32) {
             .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
     };
     if id("-u").is_none() {
+        // scripts/test.sh makes the user first and removes it afterwards; run alone, say so.
+        eprintln!("note: adding system user {TEST_USER} for the unprivileged-mount tests (userdel {TEST_USER} removes it)");
         let out = Command::new("useradd")
             .args([
                 "--system",
@@ -372,6 +379,10 @@ fn ensure_unprivileged_setup() -> (u32, u32) {
     }
     let mode = fs::metadata("/dev/fuse").unwrap().permissions().mode();
     if mode & 0o666 != 0o666 {
+        eprintln!(
+            "note: /dev/fuse was mode {:o}; making it 0666 for the unprivileged-mount tests",
+            mode & 0o7777
+        );
         fs::set_permissions("/dev/fuse", fs::Permissions::from_mode(0o666)).unwrap();
     }
     (id("-u").unwrap(), id("-g").unwrap())

@@ -84,9 +84,9 @@ fn root_lists_jobs_and_resolves_unlisted_ones() {
             .count();
         assert_eq!(n, 1, "{id} asked {n} times: {asked:?}");
     }
-    // Directories are 0555 and owned by the mounting user.
+    // Directories are 0755 and owned by the mounting user.
     let meta = fs::metadata(m.path(jobs::LITERALS)).unwrap();
-    assert_eq!(meta.mode() & 0o777, 0o555);
+    assert_eq!(meta.mode() & 0o777, 0o755);
     assert_eq!(meta.uid(), unsafe { libc::getuid() });
     let status = m.unmount();
     assert!(status.success(), "{status:?}");
@@ -134,7 +134,7 @@ fn literal_outputs_are_text_files() {
     );
     let meta = fs::metadata(m.path(&format!("{job}/count"))).unwrap();
     assert_eq!(meta.len(), 3);
-    assert_eq!(meta.mode() & 0o777, 0o444);
+    assert_eq!(meta.mode() & 0o777, 0o644);
     // Outputs and the job directory carry the job's `finished` time.
     let status_doc: serde_json::Value =
         serde_json::from_str(&text(&m, &format!("{job}/.job/status.json"))).unwrap();

@@ -129,12 +129,22 @@ fn job_dirs_never_fail_and_show_no_phantoms() {
     }
     for job in ["ogc-broken", "ogc-failed", "ogc-running", "ogc-multipart"] {
         let dest = out.path().join("get").join(job);
-        let status = std::process::Command::new(env!("CARGO_BIN_EXE_weaverfs"))
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_weaverfs"))
             .args(["get", &m.server.ogc_url(), job, "-q", "-o"])
             .arg(&dest)
-            .status()
+            .output()
             .unwrap();
-        assert!(status.success(), "weaverfs get {job}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        // A job that has not succeeded: its .job/ is written and get exits 1 naming its state.
+        match job {
+            "ogc-failed" | "ogc-running" => {
+                let state = job.trim_start_matches("ogc-");
+                assert!(!out.status.success(), "weaverfs get {job}: {said}");
+                assert!(said.contains(&format!("is {state}")), "{job}: {said}");
+                assert!(dest.join(".job/status.json").exists(), "{job}: {said}");
+            }
+            _ => assert!(out.status.success(), "weaverfs get {job}: {said}"),
+        }
     }
 }
 

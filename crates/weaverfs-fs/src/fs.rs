@@ -11,7 +11,7 @@ use crate::error::{FsError, Result};
 use crate::read::{ReadState, Reader, RemoteFile};
 use crate::stats::Stats;
 use crate::tree::views::ViewDir;
-use crate::tree::{Attr, Content, Tree};
+use crate::tree::{Attr, Content, Doc, Node, Tree};
 
 /// An entry of a directory listing as `readdir` returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +41,9 @@ enum Handle {
     },
     /// Content fixed at open: literals and `.job/` documents.
     Bytes(Bytes),
+    /// A job's log: each read takes the document as now known (fetched again after the job's
+    /// TTL), so `tail -f` on an open handle sees the lines written since. Logs only grow.
+    Log(Arc<Node>),
     Dir(Arc<Vec<DirEntry>>),
 }
 
@@ -183,6 +186,10 @@ impl WeaverFs {
         let node = self.tree.node(ino)?;
         let (handle, direct_io, keep_cache) = match &node.content {
             Content::Inline(bytes) => (Handle::Bytes(bytes.clone()), false, false),
+            Content::Document(_, Doc::Logs) => {
+                self.tree.document(&node).await?;
+                (Handle::Log(node.clone()), true, false)
+            }
             Content::Document(..) => {
                 let bytes = self.tree.document(&node).await?;
                 (Handle::Bytes(bytes), true, false)
@@ -216,11 +223,8 @@ impl WeaverFs {
 
     pub async fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Bytes> {
         match &*self.handle(fh)? {
-            Handle::Bytes(bytes) => {
-                let start = (offset as usize).min(bytes.len());
-                let end = start.saturating_add(size as usize).min(bytes.len());
-                Ok(bytes.slice(start..end))
-            }
+            Handle::Bytes(bytes) => Ok(slice(bytes, offset, size)),
+            Handle::Log(node) => Ok(slice(&self.tree.document(node).await?, offset, size)),
             Handle::Remote { file, state } => {
                 self.reader.read(file, state, offset, size as u64).await
             }
@@ -232,4 +236,13 @@ impl WeaverFs {
     pub fn release(&self, fh: u64) {
         self.handles().remove(&fh);
     }
+}
+
+/// The bytes of `bytes` from `offset`, at most `size` of them.
+fn slice(bytes: &Bytes, offset: u64, size: u32) -> Bytes {
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let end = start.saturating_add(size as usize).min(bytes.len());
+    bytes.slice(start..end)
 }

@@ -4,6 +4,7 @@
 
 pub mod answer;
 pub mod listing;
+pub mod probe;
 pub mod results;
 pub mod status;
 mod summary;

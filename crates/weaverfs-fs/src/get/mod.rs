@@ -10,10 +10,12 @@ pub mod progress;
 pub mod walk;
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use indicatif::HumanBytes;
 
+use crate::api::JobState;
 use crate::error::FsError;
 use crate::fs::WeaverFs;
 use crate::mount::{build_fs, MountConfig};
@@ -32,6 +34,8 @@ pub struct GetOptions {
     /// Range reads in flight per file.
     pub ranges: usize,
     pub progress: ProgressMode,
+    /// Wait for a job that has not finished, checking its status this often.
+    pub wait: Option<Duration>,
 }
 
 /// What a run did.
@@ -45,7 +49,8 @@ pub struct Report {
     pub failed: Vec<(PathBuf, FsError)>,
 }
 
-/// Runs `weaverfs get` on a new core built from `cfg`; an error names what failed.
+/// Runs `weaverfs get` on a new core built from `cfg`; an error names what failed. A job that
+/// has not succeeded is an error naming its state, after its `.job/` documents are written.
 pub fn run(
     cfg: &MountConfig,
     opts: &GetOptions,
@@ -53,7 +58,20 @@ pub fn run(
 ) -> Result<(), String> {
     let fs = build_fs(cfg)?;
     let started = Instant::now();
-    let report = rt.block_on(get_job(&fs, opts))?;
+    let work = async {
+        let state = job_state(&fs, opts).await?;
+        Ok::<_, String>((state, get_job(&fs, opts).await?))
+    };
+    let (state, report) = rt.block_on(async {
+        tokio::select! {
+            done = work => done,
+            _ = tokio::signal::ctrl_c() => Err(format!(
+                "interrupted: the complete files, and the bytes fetched of the others (as \
+                 NAME.part), are kept in {}; run the same command again to resume",
+                opts.out_dir.display()
+            )),
+        }
+    })?;
     for (path, why) in &report.failed {
         eprintln!("weaverfs: failed: {}: {why}", path.display());
     }
@@ -70,19 +88,72 @@ pub fn run(
             names.join("; ")
         ));
     }
+    if state.state != JobState::Successful {
+        let hint = match state.state.is_terminal() {
+            true => "it has no results",
+            false => "it has not finished; --wait waits for it",
+        };
+        return Err(format!(
+            "job {} is {}: {hint} (its .job/ documents are in {})",
+            opts.job,
+            state.word,
+            opts.out_dir.display()
+        ));
+    }
     if opts.progress.enabled() {
         eprintln!(
-            "weaverfs: job {} in {}: {} files written ({} bytes fetched, {} resumed), {} already there, in {:.1}s",
+            "weaverfs: job {} in {}: {} files written ({} fetched, {} resumed), {} already there, in {:.1}s",
             opts.job,
             opts.out_dir.display(),
             report.written,
-            report.fetched_bytes,
-            report.kept_bytes,
+            HumanBytes(report.fetched_bytes),
+            HumanBytes(report.kept_bytes),
             report.skipped,
             started.elapsed().as_secs_f64()
         );
     }
     Ok(())
+}
+
+/// A job's state, and the word the server used for it.
+struct State {
+    state: JobState,
+    word: String,
+}
+
+/// The job's state now; with `--wait`, once it has finished.
+async fn job_state(fs: &WeaverFs, opts: &GetOptions) -> Result<State, String> {
+    let mut said = None;
+    loop {
+        let status = fs
+            .tree()
+            .api()
+            .status(&opts.job)
+            .await
+            .map_err(|e| match e {
+                FsError::NotFound(_) => format!("no job {} on the server", opts.job),
+                e => format!("job {}: {e}", opts.job),
+            })?;
+        let word = serde_json::from_slice::<serde_json::Value>(&status.raw)
+            .ok()
+            .and_then(|d| d.get("status")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| format!("{:?}", status.state).to_lowercase());
+        let state = State {
+            state: status.state,
+            word,
+        };
+        let Some(every) = opts.wait.filter(|_| !state.state.is_terminal()) else {
+            return Ok(state);
+        };
+        if said.as_ref() != Some(&state.word) {
+            eprintln!(
+                "weaverfs: job {} is {}; waiting for it to finish",
+                opts.job, state.word
+            );
+            said = Some(state.word);
+        }
+        tokio::time::sleep(every).await;
+    }
 }
 
 /// Writes the job's tree under `opts.out_dir`. Fails as a whole only when the job cannot be

@@ -24,12 +24,16 @@ const MAX_BACKGROUND: u16 = 64;
 /// Entries whose attributes are gathered per `readdirplus` call (about what one reply holds).
 const READDIRPLUS_BATCH: usize = 64;
 
-/// Who owns the files, and the block size `stat` reports.
+/// Who owns the files, their permission bits, and the block size `stat` reports.
 #[derive(Debug, Clone, Copy)]
 pub struct Ownership {
     pub uid: u32,
     pub gid: u32,
     pub blksize: u32,
+    /// Permission bits of files and directories. The mount is read-only at the VFS level
+    /// (writes fail with EROFS), so the write bits only make copies (`cp -r`) writable.
+    pub file_mode: u16,
+    pub dir_mode: u16,
 }
 
 pub struct FuseAdapter {
@@ -89,11 +93,11 @@ fn log_error(e: &FsError) {
 
 pub fn file_attr(a: &Attr, owner: Ownership) -> FileAttr {
     let (kind, perm, nlink) = if a.is_dir {
-        (FileType::Directory, 0o555, 2)
+        (FileType::Directory, owner.dir_mode, 2)
     } else if a.is_link {
         (FileType::Symlink, 0o777, 1)
     } else {
-        (FileType::RegularFile, 0o444, 1)
+        (FileType::RegularFile, owner.file_mode, 1)
     };
     FileAttr {
         ino: INodeNo(a.ino),

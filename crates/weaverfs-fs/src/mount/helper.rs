@@ -19,6 +19,57 @@ pub enum Request {
     Mount(Vec<OsString>),
     /// `-f` (fake): do everything but mount, i.e. nothing.
     Fake,
+    /// `-h`, `--help`: print the helper's usage.
+    Help,
+}
+
+/// What the `weaverfs mount` option behind an `-o NAME` is: `Some(true)` if it takes a value,
+/// `Some(false)` for a flag, `None` if there is none.
+pub type KnownOption<'a> = &'a dyn Fn(&str) -> Option<bool>;
+
+/// `-o` options (`allow_other,cache_size=1G`) as `weaverfs mount` flags (`--allow-other
+/// --cache-size 1G`), checked against `known` so that a mistake is named in `-o` terms.
+pub fn option_flags(opts: &str, known: KnownOption) -> Result<Vec<OsString>, String> {
+    let mut argv = Vec::new();
+    for opt in opts.split(',') {
+        let (name, value) = match opt.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v)),
+            None => (opt.trim(), None),
+        };
+        if name.is_empty() || ignored(name) {
+            continue;
+        }
+        let flag = name.replace('_', "-");
+        match (known(&flag), value) {
+            (None, _) => {
+                let squashed = |s: &str| s.replace(['_', '-'], "");
+                let hint = [
+                    "cache-size",
+                    "block-size",
+                    "allow-other",
+                    "log-file",
+                    "file-mode",
+                ]
+                .into_iter()
+                .find(|k| squashed(k) == squashed(name) && known(k).is_some())
+                .map(|k| format!("; did you mean {}?", k.replace('-', "_")))
+                .unwrap_or_default();
+                return Err(format!("unknown mount option -o {opt}{hint}"));
+            }
+            (Some(true), None) => {
+                return Err(format!("mount option -o {name} needs a value ({name}=...)"))
+            }
+            (Some(false), Some(_)) => {
+                return Err(format!("mount option -o {name} takes no value (-o {name})"))
+            }
+            _ => {}
+        }
+        argv.push(format!("--{flag}").into());
+        if let Some(value) = value {
+            argv.push(value.into());
+        }
+    }
+    Ok(argv)
 }
 
 /// Options mount(8), fstab or systemd pass that mean nothing here: they are for mount(8) itself
@@ -60,7 +111,10 @@ fn ignored(name: &str) -> bool {
 }
 
 /// Turns the helper's arguments (after `argv[0]`) into a `weaverfs mount` command line.
-pub fn translate(args: &[OsString]) -> Result<Request, String> {
+pub fn translate(args: &[OsString], known: KnownOption) -> Result<Request, String> {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        return Ok(Request::Help);
+    }
     let mut positional = Vec::new();
     let mut options = Vec::new();
     let mut verbose = false;
@@ -81,7 +135,12 @@ pub fn translate(args: &[OsString]) -> Result<Request, String> {
                         'v' => verbose = true,
                         'f' => fake = true,
                         's' | 'n' => {} // sloppy, no mtab: nothing to do
-                        _ => return Err(format!("unknown mount helper flag -{flag}")),
+                        _ => {
+                            return Err(format!(
+                                "unknown flag -{flag} (mount.weaverfs URL DIR [-sfnv] [-o \
+                                 options]; --help lists the options)"
+                            ))
+                        }
                     }
                 }
             }
@@ -97,18 +156,8 @@ pub fn translate(args: &[OsString]) -> Result<Request, String> {
     if verbose {
         argv.push("-v".into());
     }
-    for opt in options.iter().flat_map(|o| o.split(',')) {
-        let (name, value) = match opt.split_once('=') {
-            Some((n, v)) => (n.trim(), Some(v)),
-            None => (opt.trim(), None),
-        };
-        if name.is_empty() || ignored(name) {
-            continue;
-        }
-        argv.push(format!("--{}", name.replace('_', "-")).into());
-        if let Some(value) = value {
-            argv.push(value.into());
-        }
+    for opts in options {
+        argv.extend(option_flags(opts, known)?);
     }
     Ok(Request::Mount(argv))
 }
@@ -121,11 +170,41 @@ mod tests {
         s.split(' ').map(OsString::from).collect()
     }
 
+    /// The options of `weaverfs mount` these tests use: name, takes a value.
+    fn known(name: &str) -> Option<bool> {
+        let flags = ["allow-other", "plain-names"];
+        let valued = [
+            "uid",
+            "gid",
+            "cache-size",
+            "read-ahead-blocks",
+            "listing-ttl",
+        ];
+        (flags.contains(&name) || valued.contains(&name)).then(|| valued.contains(&name))
+    }
+
+    fn translate(args: &[OsString]) -> Result<Request, String> {
+        super::translate(args, &known)
+    }
+
     fn mount(s: &str) -> Vec<String> {
         match translate(&args(s)).unwrap() {
             Request::Mount(argv) => argv.into_iter().map(|a| a.into_string().unwrap()).collect(),
-            Request::Fake => panic!("fake"),
+            other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn option_mistakes_are_named_in_option_terms() {
+        let err = |s: &str| translate(&args(s)).unwrap_err();
+        assert_eq!(
+            err("u /m -o cachesize=64M"),
+            "unknown mount option -o cachesize=64M; did you mean cache_size?"
+        );
+        assert!(err("u /m -o cache_size").contains("needs a value"));
+        assert!(err("u /m -o allow_other=1").contains("takes no value"));
+        assert_eq!(translate(&args("--help")), Ok(Request::Help));
+        assert_eq!(translate(&args("u /m -h")), Ok(Request::Help));
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! journald collects on systemd machines).
 
 use std::ffi::CString;
-use std::io::Write;
-use std::path::Path;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 use tracing::{Level, Metadata};
 use tracing_subscriber::fmt::MakeWriter;
@@ -14,8 +14,37 @@ pub enum LogTarget<'a> {
     Syslog,
 }
 
+/// The socket syslog(3) writes to; containers and many compute nodes have none.
+const SYSLOG_SOCKET: &str = "/dev/log";
+
+/// Where background logs go when there is no syslog: `$XDG_STATE_HOME/weaverfs/weaverfs.log`,
+/// else root's `/var/log/weaverfs.log`, a user's `~/.local/state/weaverfs/weaverfs.log`.
+pub fn fallback_log_file() -> PathBuf {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute());
+    // SAFETY: getuid cannot fail.
+    let root = unsafe { libc::getuid() } == 0;
+    match state {
+        Some(dir) => dir.join("weaverfs").join("weaverfs.log"),
+        None if root => PathBuf::from("/var/log/weaverfs.log"),
+        None => std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".local/state"))
+            .unwrap_or_else(std::env::temp_dir)
+            .join("weaverfs")
+            .join("weaverfs.log"),
+    }
+}
+
+fn has_syslog() -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(SYSLOG_SOCKET).is_ok_and(|m| m.file_type().is_socket())
+}
+
 /// Installs the global subscriber. `verbose`: 0 info, 1 debug, 2+ trace; RUST_LOG overrides.
-pub fn init(verbose: u8, target: LogTarget) -> Result<(), String> {
+/// Colour only on a terminal. Returns the file logs went to instead of syslog, if there is no
+/// syslog on this machine (the caller says where).
+pub fn init(verbose: u8, target: LogTarget) -> Result<Option<PathBuf>, String> {
     let default = match verbose {
         0 => "weaverfs=info",
         1 => "weaverfs=debug",
@@ -24,8 +53,22 @@ pub fn init(verbose: u8, target: LogTarget) -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let fallback = (matches!(target, LogTarget::Syslog) && !has_syslog()).then(fallback_log_file);
+    let target = match &fallback {
+        Some(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("log directory {}: {e}", dir.display()))?;
+            }
+            LogTarget::File(path)
+        }
+        None => target,
+    };
     match target {
-        LogTarget::Stderr => builder.with_writer(std::io::stderr).init(),
+        LogTarget::Stderr => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .init(),
         LogTarget::File(path) => {
             let file = std::fs::OpenOptions::new()
                 .create(true)
@@ -47,7 +90,7 @@ pub fn init(verbose: u8, target: LogTarget) -> Result<(), String> {
                 .init()
         }
     }
-    Ok(())
+    Ok(fallback)
 }
 
 /// Sends each formatted event to syslog(3) at the priority of its level.

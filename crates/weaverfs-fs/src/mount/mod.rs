@@ -21,6 +21,7 @@ use url::Url;
 use crate::api::ApiClient;
 use crate::cache::BlockCache;
 use crate::client::http::{HttpClient, HttpOptions};
+use crate::error::FsError;
 use crate::fs::WeaverFs;
 use crate::mount::fuse::{FuseAdapter, Ownership, MAX_READ};
 use crate::read::Reader;
@@ -42,6 +43,12 @@ pub struct MountConfig {
     pub uid: u32,
     pub gid: u32,
     pub access: Access,
+    /// Permission bits shown for files and directories (0644, 0755 by default).
+    pub file_mode: u16,
+    pub dir_mode: u16,
+    /// Mount even when the server cannot be reached or does not look like an OGC API –
+    /// Processes server (nodes that mount before the network is up).
+    pub lazy_connect: bool,
 }
 
 /// Who may use the mount besides the user who mounted it (FUSE's allow_root / allow_other).
@@ -69,6 +76,9 @@ impl MountConfig {
             uid,
             gid,
             access: Access::Owner,
+            file_mode: 0o644,
+            dir_mode: 0o755,
+            lazy_connect: false,
         }
     }
 }
@@ -127,7 +137,14 @@ pub fn mount_and_serve(
         if e.to_string().contains(crate::client::tls::UNTRUSTED) {
             return Err(e.to_string());
         }
-        // Job ids may still resolve (a listing can be forbidden while jobs are readable).
+        // A listing can be forbidden while jobs stay readable by id: that mounts, with a word.
+        // Anything else is a wrong URL or no server, unless asked to mount before the network.
+        if !matches!(e, FsError::Denied(_)) && !cfg.lazy_connect {
+            let why = rt.block_on(fs.tree().api().explain(&e));
+            return Err(format!(
+                "{why} (--lazy-connect mounts anyway, for nodes that mount before the network)"
+            ));
+        }
         let note = format!("warning: the server does not list jobs: {e}");
         tracing::warn!("{note}");
         crate::mount::daemon::report_note(&note);
@@ -136,6 +153,8 @@ pub fn mount_and_serve(
         uid: cfg.uid,
         gid: cfg.gid,
         blksize: cfg.block_size.min(u32::MAX as u64) as u32,
+        file_mode: cfg.file_mode,
+        dir_mode: cfg.dir_mode,
     };
     let adapter =
         FuseAdapter::new(fs, rt.handle().clone(), owner).with_op_timeout(cfg.http.op_timeout());

@@ -72,15 +72,18 @@ pub fn prepare(path: &Path) -> Result<(), String> {
     }
 }
 
+/// Where to turn when this machine cannot mount FUSE at all.
+const WITHOUT_FUSE: &str =
+    "without FUSE, `weaverfs get URL JOB` writes a job's results to a directory";
+
 /// Checks what a FUSE mount needs, for a clear message instead of a bare EACCES or ENOENT.
 pub fn check_fuse_available(allow_other: bool) -> Result<(), String> {
     let dev = Path::new("/dev/fuse");
     if !dev.exists() {
-        return Err(
-            "/dev/fuse is missing: load the fuse module (modprobe fuse), or in a \
-                    container pass the device (docker run --device /dev/fuse)"
-                .into(),
-        );
+        return Err(format!(
+            "/dev/fuse is missing: load the fuse module (modprobe fuse), or in a container pass \
+             the device (docker run --device /dev/fuse); {WITHOUT_FUSE}"
+        ));
     }
     if is_root() {
         return Ok(());
@@ -88,7 +91,8 @@ pub fn check_fuse_available(allow_other: bool) -> Result<(), String> {
     if let Err(e) = std::fs::OpenOptions::new().read(true).write(true).open(dev) {
         return Err(format!(
             "cannot open /dev/fuse ({e}): unprivileged mounts need it readable and writable by \
-             you (mode 0666, as Debian's fuse3 package sets it)"
+             you (sudo chmod 0666 /dev/fuse; udev sets it so on most machines, containers may \
+             not); {WITHOUT_FUSE}"
         ));
     }
     let fusermount = find_fusermount()
