@@ -74,6 +74,9 @@ impl HttpClient {
                 .connect_timeout(opts.connect_timeout)
                 .read_timeout(opts.read_timeout)
                 .pool_max_idle_per_host(64)
+                // Shorter than the servers' keep-alive (nginx: 75 s), so an idle connection is
+                // closed by us, not found dead at its next use; and idle fds go soon.
+                .pool_idle_timeout(Duration::from_secs(30))
                 .redirect(reqwest::redirect::Policy::none())
                 .tcp_nodelay(true)
                 .user_agent(concat!("weaverfs/", env!("CARGO_PKG_VERSION")));
