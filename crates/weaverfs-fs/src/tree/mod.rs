@@ -299,7 +299,7 @@ impl Tree {
         if let Some(jobs) = jobs {
             self.set_views(&named, jobs);
         }
-        self.probe_files(named.iter().map(|(_, n)| n)).await;
+        self.probe_files(named.iter().map(|(_, n)| n));
         let fresh = Arc::new(Listing::new(
             named.into_iter().map(|(name, n)| (name, n.ino)).collect(),
             ttl,
@@ -308,19 +308,30 @@ impl Tree {
         Ok(fresh)
     }
 
-    /// Fetches the sizes of a directory's remote files together, a bounded number at a time,
-    /// so `ls -l` does not wait for one HEAD after another.
-    async fn probe_files<'a>(&self, nodes: impl Iterator<Item = &'a Arc<Node>>) {
-        let remote: Vec<&Arc<Node>> = nodes
+    /// Starts fetching the sizes of a directory's remote files, a bounded number at a time, so
+    /// `ls -l` does not wait for one HEAD after another. In the background: a lookup or an
+    /// open of one file waits for its own HEAD only, not for those of its 999 siblings.
+    fn probe_files<'a>(&self, nodes: impl Iterator<Item = &'a Arc<Node>>) {
+        let remote: Vec<Arc<Node>> = nodes
             .filter(|n| matches!(n.content, Content::Remote(_)))
+            .cloned()
             .collect();
-        futures::stream::iter(remote)
-            .for_each_concurrent(PROBE_CONCURRENCY, |node| async move {
-                if let Err(e) = self.remote_file(node).await {
-                    tracing::warn!("{e}");
-                }
-            })
-            .await;
+        if remote.is_empty() {
+            return;
+        }
+        let (api, ttl) = (self.api.clone(), self.cfg.finished_ttl);
+        tokio::spawn(async move {
+            futures::stream::iter(remote)
+                .for_each_concurrent(PROBE_CONCURRENCY, |node| {
+                    let api = &api;
+                    async move {
+                        if let Err(e) = probe_remote(api, ttl, &node).await {
+                            tracing::warn!("{e}");
+                        }
+                    }
+                })
+                .await;
+        });
     }
 
     async fn listing_ttl(&self, dir: &Node) -> Duration {
@@ -559,29 +570,7 @@ impl Tree {
 
     /// The current version of a remote file: probed once, then again after the job TTL.
     pub async fn remote_file(&self, node: &Node) -> Result<Arc<RemoteFile>> {
-        let Content::Remote(href) = &node.content else {
-            return Err(FsError::IsDir);
-        };
-        let mut cached = node.remote.lock().await;
-        if let Some((file, at)) = cached.as_ref() {
-            if at.elapsed() < self.cfg.finished_ttl && !file.is_stale() {
-                return Ok(file.clone());
-            }
-        }
-        let url = Url::parse(href).map_err(|e| FsError::Io(format!("bad href {href}: {e}")))?;
-        let meta = probe(self.api.http(), &url).await?;
-        let file = match cached.as_ref() {
-            Some((old, _)) if old.meta.same_version(&meta) && !old.is_stale() => old.clone(),
-            Some((old, _)) => {
-                // Handles still open on the old version must not serve its cached blocks as
-                // the file's bytes any more: the kernel's pages are about to hold the new ones.
-                old.stale();
-                Arc::new(RemoteFile::new(url, meta))
-            }
-            None => Arc::new(RemoteFile::new(url, meta)),
-        };
-        *cached = Some((file.clone(), Instant::now()));
-        Ok(file)
+        probe_remote(&self.api, self.cfg.finished_ttl, node).await
     }
 
     /// The bytes of a `.job/` document, fetched again after its TTL.
@@ -730,6 +719,39 @@ impl Tree {
         }
         Ok(attr)
     }
+}
+
+/// The current version of a remote file node: probed once, then again after `finished_ttl`.
+/// The node's lock makes concurrent callers (a listing's background probes, a lookup, an open)
+/// share one HEAD.
+async fn probe_remote(
+    api: &ApiClient,
+    finished_ttl: Duration,
+    node: &Node,
+) -> Result<Arc<RemoteFile>> {
+    let Content::Remote(href) = &node.content else {
+        return Err(FsError::IsDir);
+    };
+    let mut cached = node.remote.lock().await;
+    if let Some((file, at)) = cached.as_ref() {
+        if at.elapsed() < finished_ttl && !file.is_stale() {
+            return Ok(file.clone());
+        }
+    }
+    let url = Url::parse(href).map_err(|e| FsError::Io(format!("bad href {href}: {e}")))?;
+    let meta = probe(api.http(), &url).await?;
+    let file = match cached.as_ref() {
+        Some((old, _)) if old.meta.same_version(&meta) && !old.is_stale() => old.clone(),
+        Some((old, _)) => {
+            // Handles still open on the old version must not serve its cached blocks as
+            // the file's bytes any more: the kernel's pages are about to hold the new ones.
+            old.stale();
+            Arc::new(RemoteFile::new(url, meta))
+        }
+        None => Arc::new(RemoteFile::new(url, meta)),
+    };
+    *cached = Some((file.clone(), Instant::now()));
+    Ok(file)
 }
 
 #[cfg(test)]
