@@ -169,21 +169,31 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Mounts with `args`, reads the big file whole, waits until it is complete on disk, unmounts,
+/// lets `between` act on the data file, and mounts again with no request logged yet.
+fn complete_then_remount(cache: &Path, args: &[&str], between: impl FnOnce(&Path)) -> Mounted {
+    let mut m = Mounted::start_logged(server(), args);
+    assert_whole_file(&m.server, &local(m.root()));
+    let data = wait_data_file(cache);
+    m.stop();
+    between(&data);
+    m.server.clear_requests();
+    let url = m.server.api_url();
+    m.mount(&url, args, &[]);
+    m
+}
+
 #[test]
 fn a_complete_file_is_read_by_passthrough_after_a_remount() {
     let cache = tempfile::tempdir().unwrap();
     let args = ["--cache-dir", cache.path().to_str().unwrap()];
-    let mut m = Mounted::start_logged(server(), &args);
-    assert_whole_file(&m.server, &local(m.root()));
-    let data = wait_data_file(cache.path());
+    let m = complete_then_remount(cache.path(), &args, |data| {
+        assert_eq!(block_files(data.parent().unwrap()), 0, "blocks removed");
+        assert!(cache_report(cache.path()).contains("100.0%"));
+    });
+    let data = data_files(cache.path()).pop().unwrap();
     let want = m.server.file_bytes(&served(), 0, 24 * MIB).unwrap();
     assert!(fs::read(&data).unwrap() == want, "the data file's bytes");
-    assert_eq!(block_files(data.parent().unwrap()), 0, "blocks removed");
-    m.stop();
-    assert!(cache_report(cache.path()).contains("100.0%"));
-    m.server.clear_requests();
-    let url = m.server.api_url();
-    m.mount(&url, &args, &[]);
     assert_whole_file(&m.server, &local(m.root()));
     assert_eq!(origin_bytes(&m.server, &served()), 0, "fetched again");
     let s = stats(m.root());
@@ -207,13 +217,7 @@ fn without_passthrough_a_complete_file_is_read_from_its_data_file() {
     let cache = tempfile::tempdir().unwrap();
     let dir = cache.path().to_str().unwrap();
     let args = ["--cache-dir", dir, "--no-passthrough", "--cache-size", "4M"];
-    let mut m = Mounted::start_logged(server(), &args);
-    assert_whole_file(&m.server, &local(m.root()));
-    wait_data_file(cache.path());
-    m.stop();
-    m.server.clear_requests();
-    let url = m.server.api_url();
-    m.mount(&url, &args, &[]);
+    let m = complete_then_remount(cache.path(), &args, |_| {});
     assert_whole_file(&m.server, &local(m.root()));
     assert_eq!(origin_bytes(&m.server, &served()), 0, "fetched again");
     let s = stats(m.root());
@@ -228,16 +232,11 @@ fn a_damaged_data_file_is_fetched_again_never_served() {
     let dir = cache.path().to_str().unwrap();
     // The pread path, where every block's CRC is checked.
     let args = ["--cache-dir", dir, "--no-passthrough", "--cache-size", "4M"];
-    let mut m = Mounted::start_logged(server(), &args);
-    assert_whole_file(&m.server, &local(m.root()));
-    let data = wait_data_file(cache.path());
-    m.stop();
-    let mut bytes = fs::read(&data).unwrap();
-    bytes[(5 * MIB + 777) as usize] ^= 0x40;
-    fs::write(&data, bytes).unwrap();
-    m.server.clear_requests();
-    let url = m.server.api_url();
-    m.mount(&url, &args, &[]);
+    let m = complete_then_remount(cache.path(), &args, |data| {
+        let mut bytes = fs::read(data).unwrap();
+        bytes[(5 * MIB + 777) as usize] ^= 0x40;
+        fs::write(data, bytes).unwrap();
+    });
     // Every byte right: the damaged block (and what the dropped file held) comes again from
     // the server.
     assert_whole_file(&m.server, &local(m.root()));
