@@ -58,14 +58,21 @@ rate() { dd if="$1" of=/dev/null bs=1M 2>&1 | awk '/copied/ { print $(NF-1), $NF
 echo "== 1. disk cache: re-read after a remount (${size_mib} MiB)"
 mount_one "$work/m0" --cache-dir "$work/cache0" --cache-size 64M
 cat "$work/m0/$job/out.bin" >/dev/null
+# Complete on disk: its blocks are assembled into one data file in the background.
+for _ in $(seq 300); do compgen -G "$work/cache0/weaverfs-v1/files/*/data" >/dev/null && break; sleep 0.1; done
 "$bin" unmount "$work/m0"; sleep 1
-before=$(origin_bytes)
-mount_one "$work/m0" --cache-dir "$work/cache0" --cache-size 64M
 cat "$src" >/dev/null # the local file's pages cached, as the cache's are
-echo "  mount, from disk cache: $(rate "$work/m0/$job/out.bin")  (origin bytes: $(( $(origin_bytes) - before )))"
-echo "  local file, dd:         $(rate "$src")"
-"$bin" unmount "$work/m0"
-"$bin" cache "$work/cache0" # (not piped to head: a closed pipe would fail the run)
+for mode in passthrough no-passthrough; do
+  extra=(); [ "$mode" = no-passthrough ] && extra=(--no-passthrough)
+  before=$(origin_bytes)
+  mount_one "$work/m0" --cache-dir "$work/cache0" --cache-size 64M "${extra[@]}"
+  got=$(rate "$work/m0/$job/out.bin")
+  opens=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["passthrough_opens"])' "$work/m0/.weaverfs/stats.json")
+  printf '  mount, %-15s %s  (origin bytes: %s, passthrough opens: %s)\n' "$mode:" "$got" "$(( $(origin_bytes) - before ))" "$opens"
+  echo "  local file, dd:         $(rate "$src")"
+  "$bin" unmount "$work/m0"; sleep 1
+done
+"$bin" cache "$work/cache0" | head -5 # (a closed pipe ends `weaverfs cache` quietly)
 
 squid_conf() { # DIR PROXY_PORT
   cat <<EOF

@@ -157,6 +157,36 @@ enum Command {
     },
 }
 
+/// A closed stdout (`weaverfs cache DIR | head -1`) ends a command quietly with success, as
+/// coreutils' do: `println!` and the writers of clap panic on EPIPE (Rust ignores SIGPIPE),
+/// and that one panic exits 0 here instead of printing a backtrace hint.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let text = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if text.contains("Broken pipe") && stdout_closed() {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
+/// Whether stdout is a pipe nobody reads any more.
+fn stdout_closed() -> bool {
+    let mut fd = libc::pollfd {
+        fd: libc::STDOUT_FILENO,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: poll on one pollfd we own, without waiting.
+    unsafe { libc::poll(&mut fd, 1, 0) == 1 && fd.revents & libc::POLLERR != 0 }
+}
+
 /// One malloc arena for all threads: a block freed on one thread is reused by the next fetch on
 /// another, instead of stranding in per-thread arenas. This keeps the daemon's memory within the
 /// block cache budget plus ~30 MiB (measured: 280 MiB instead of 317 MiB for a 256 MiB cache).
@@ -246,7 +276,10 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Man => clap_mangen::Man::new(Cli::command())
             .render(&mut std::io::stdout())
-            .map_err(|e| format!("cannot write the man page: {e}")),
+            .or_else(|e| match e.kind() {
+                std::io::ErrorKind::BrokenPipe => Ok(()),
+                _ => Err(format!("cannot write the man page: {e}")),
+            }),
         Command::Cache { dir, clear } => weaverfs_fs::cache::disk::print_report(&dir, clear),
         Command::Stats { mountpoint, json } => weaverfs_fs::stats::print_stats(&mountpoint, json),
         Command::Serve {
@@ -423,6 +456,7 @@ fn parse_cli() -> Cli {
 
 fn main() -> ExitCode {
     one_malloc_arena();
+    quiet_on_closed_stdout();
     let mut cli = parse_cli();
     let mounting = match &cli.command {
         Command::Mount { mounting, .. } | Command::Demo { mounting, .. } => Some(mounting.clone()),

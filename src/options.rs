@@ -31,6 +31,10 @@ pub struct CacheArgs {
     /// Percent of the cache directory's filesystem always left free.
     #[arg(long, default_value_t = 5.0, value_name = "PERCENT")]
     pub cache_dir_min_free: f64,
+    /// Read files complete in --cache-dir through weaverfs, not by FUSE passthrough (the
+    /// kernel reading the cache's file itself; it needs root, else it is off anyway).
+    #[arg(long)]
+    pub no_passthrough: bool,
     /// Keep bare output ids as file names (no extension added).
     #[arg(long)]
     pub plain_names: bool,
@@ -119,6 +123,7 @@ impl ClientArgs {
                 .push(ProxyOptions::parse_site_cache(arg)?);
         }
         cfg.block_size = self.cache.block_size;
+        cfg.passthrough = !self.cache.no_passthrough;
         cfg.tree.plain_names = self.cache.plain_names;
         if let Some(f) = fresh {
             cfg.read_ahead_blocks = f.read_ahead_blocks;

@@ -1,7 +1,8 @@
 //! The disk cache (`--cache-dir`) through real mounts: its bound, reuse after a remount with no
 //! bytes from the origin, a changed file fetched again, a daemon killed mid-write, two mounts
 //! sharing one directory, its counters in `stats.json`, a server that ignores Range, and the
-//! check of a file read whole against the server's digest.
+//! check of a file read whole against the server's digest; a file complete on disk as one data
+//! file, read by FUSE passthrough (as root) or from that file, never with a damaged byte.
 
 mod common;
 
@@ -130,11 +131,220 @@ fn cache_report(dir: &Path) -> String {
     )
 }
 
+/// The data files (versions complete on disk) of a cache directory.
+fn data_files(cache: &Path) -> Vec<std::path::PathBuf> {
+    let files = cache.join("weaverfs-v1/files");
+    fs::read_dir(files)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("data"))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+/// Waits until the cache holds a complete file (assembled in the background), and gives it.
+fn wait_data_file(cache: &Path) -> std::path::PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(p) = data_files(cache).pop() {
+            return p;
+        }
+        assert!(Instant::now() < deadline, "no complete file assembled");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Block files left in a version's directory.
+fn block_files(version: &Path) -> usize {
+    fs::read_dir(version)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u64>().is_ok())
+        .count()
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Mounts with `args`, reads the big file whole, waits until it is complete on disk, unmounts,
+/// lets `between` act on the data file, and mounts again with no request logged yet.
+fn complete_then_remount(cache: &Path, args: &[&str], between: impl FnOnce(&Path)) -> Mounted {
+    let mut m = Mounted::start_logged(server(), args);
+    assert_whole_file(&m.server, &local(m.root()));
+    let data = wait_data_file(cache);
+    m.stop();
+    between(&data);
+    m.server.clear_requests();
+    let url = m.server.api_url();
+    m.mount(&url, args, &[]);
+    m
+}
+
+#[test]
+fn a_complete_file_is_read_by_passthrough_after_a_remount() {
+    let cache = tempfile::tempdir().unwrap();
+    let args = ["--cache-dir", cache.path().to_str().unwrap()];
+    let m = complete_then_remount(cache.path(), &args, |data| {
+        assert_eq!(block_files(data.parent().unwrap()), 0, "blocks removed");
+        assert!(cache_report(cache.path()).contains("100.0%"));
+    });
+    let data = data_files(cache.path()).pop().unwrap();
+    let want = m.server.file_bytes(&served(), 0, 24 * MIB).unwrap();
+    assert!(fs::read(&data).unwrap() == want, "the data file's bytes");
+    assert_whole_file(&m.server, &local(m.root()));
+    assert_eq!(origin_bytes(&m.server, &served()), 0, "fetched again");
+    let s = stats(m.root());
+    if is_root() {
+        assert!(s.passthrough_opens >= 1, "{s:?}");
+        // The kernel read the data file itself: nothing went through weaverfs.
+        assert_eq!(s.disk_cache.unwrap().hits, 0);
+    } else {
+        // Unprivileged: refused by the kernel, read through weaverfs instead.
+        assert_eq!(s.passthrough_opens, 0);
+    }
+    let shown = common::run(
+        env!("CARGO_BIN_EXE_weaverfs"),
+        &["stats", m.root().to_str().unwrap()],
+    );
+    assert!(shown.contains("passthrough"), "{shown}");
+}
+
+#[test]
+fn without_passthrough_a_complete_file_is_read_from_its_data_file() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().to_str().unwrap();
+    let args = ["--cache-dir", dir, "--no-passthrough", "--cache-size", "4M"];
+    let m = complete_then_remount(cache.path(), &args, |_| {});
+    assert_whole_file(&m.server, &local(m.root()));
+    assert_eq!(origin_bytes(&m.server, &served()), 0, "fetched again");
+    let s = stats(m.root());
+    let d = s.disk_cache.unwrap();
+    assert_eq!(s.passthrough_opens, 0);
+    assert!(d.hits >= 24 && d.misses == 0, "{d:?}");
+}
+
+#[test]
+fn a_damaged_data_file_is_fetched_again_never_served() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().to_str().unwrap();
+    // The pread path, where every block's CRC is checked.
+    let args = ["--cache-dir", dir, "--no-passthrough", "--cache-size", "4M"];
+    let m = complete_then_remount(cache.path(), &args, |data| {
+        let mut bytes = fs::read(data).unwrap();
+        bytes[(5 * MIB + 777) as usize] ^= 0x40;
+        fs::write(data, bytes).unwrap();
+    });
+    // Every byte right: the damaged block (and what the dropped file held) comes again from
+    // the server.
+    assert_whole_file(&m.server, &local(m.root()));
+    let fetched = origin_bytes(&m.server, &served());
+    assert!(fetched >= MIB, "{fetched} bytes from the origin");
+    let d = stats(m.root()).disk_cache.unwrap();
+    assert!(d.dropped_corrupt >= 1, "{d:?}");
+    assert!(m.log().contains("checksum mismatch"), "{}", m.log());
+}
+
+#[test]
+fn the_bound_holds_while_a_complete_file_is_assembled() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().to_str().unwrap();
+    // Room for the blocks and the copy beside them, little more.
+    let bound = 52 * MIB;
+    let args = ["--cache-dir", dir, "--cache-dir-size", "52M"];
+    let m = Mounted::start_logged(server(), &args);
+    let file = local(m.root());
+    // Bytes the cache takes on disk, its temporary files included.
+    let taken = || {
+        let tmp: u64 = fs::read_dir(cache.path().join("weaverfs-v1/tmp"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| std::os::unix::fs::MetadataExt::blocks(&m) * 512)
+            .sum();
+        allocated_bytes(cache.path()) + tmp
+    };
+    let max = std::thread::scope(|s| {
+        let reader = s.spawn(|| assert_whole_file(&m.server, &file));
+        let mut max = 0;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !reader.is_finished() || data_files(cache.path()).is_empty() {
+            assert!(Instant::now() < deadline, "no complete file assembled");
+            max = max.max(taken());
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        reader.join().unwrap();
+        max
+    });
+    assert!(max <= bound, "{max} > {bound}");
+    assert!(max > 24 * MIB, "the cache was not used: {max} bytes");
+    assert!(ledger_used(cache.path()).unwrap() <= bound);
+}
+
+#[test]
+fn a_daemon_killed_mid_assembly_leaves_no_torn_data_file() {
+    let cache = tempfile::tempdir().unwrap();
+    let args = ["--cache-dir", cache.path().to_str().unwrap()];
+    let cfg = ServerConfig {
+        big_file_size: 96 * MIB,
+        ..ServerConfig::default()
+    };
+    let mut m = Mounted::start_logged(cfg, &args);
+    let url = m.server.api_url();
+    let file = local(m.root());
+    let reader = std::thread::spawn(move || {
+        let _ = fs::read(file);
+    });
+    // An assembly's temporary file: it reserves more than one block.
+    let tmp = cache.path().join("weaverfs-v1/tmp");
+    let assembling = || {
+        fs::read_dir(&tmp).into_iter().flatten().flatten().any(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let space: u64 = name
+                .split('-')
+                .nth(2)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            space > 2 * MIB && e.metadata().is_ok_and(|m| m.len() > 0)
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !assembling() {
+        assert!(Instant::now() < deadline, "no assembly seen");
+        assert!(
+            data_files(cache.path()).is_empty(),
+            "assembled before it was seen"
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    // SAFETY: kill(2) of our own child.
+    unsafe { libc::kill(m.pid() as i32, libc::SIGKILL) };
+    let _ = reader.join();
+    common::run("fusermount3", &["-uz", m.root().to_str().unwrap()]);
+    assert!(
+        data_files(cache.path()).is_empty(),
+        "a data file half written"
+    );
+    // A fresh mount: the blocks are all there, so the file is assembled at open; every byte
+    // right, none from the origin.
+    m.server.clear_requests();
+    m.mount(&url, &args, &[]);
+    assert_whole_file(&m.server, &local(m.root()));
+    assert_eq!(origin_bytes(&m.server, &served()), 0);
+    let data = wait_data_file(cache.path());
+    let want = m.server.file_bytes(&served(), 0, 96 * MIB).unwrap();
+    assert!(fs::read(data).unwrap() == want);
+}
+
 #[test]
 fn a_remount_reads_the_file_from_disk_with_no_origin_bytes() {
     let cache = tempfile::tempdir().unwrap();
     let dir = cache.path().to_str().unwrap();
-    let args = ["--cache-size", "8M", "--cache-dir", dir];
+    // Reads through weaverfs (not the kernel's passthrough), so the disk counters see them.
+    let args = ["--cache-size", "8M", "--cache-dir", dir, "--no-passthrough"];
     let mut m = Mounted::start_logged(server(), &args);
     assert_whole_file(&m.server, &local(m.root()));
     // The mount's counters: every block missed on disk, then written there.

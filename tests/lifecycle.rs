@@ -536,3 +536,63 @@ fn a_mount_not_ready_in_30_s_fails_and_stops_its_daemon() {
     );
     assert_daemon_gone(dir.path());
 }
+
+/// An unprivileged mount with a disk cache: FUSE passthrough needs CAP_SYS_ADMIN, so the
+/// kernel refuses it and a complete file is read through weaverfs instead, every byte right.
+#[test]
+fn an_unprivileged_mount_reads_complete_files_without_passthrough() {
+    let (uid, gid) = ensure_unprivileged_setup();
+    let (_bin_dir, bin) = public_binary();
+    let (_rt, server) = start_server(small_server());
+    let (rel, bytes) = big_file(&server);
+    let home = user_dir(uid, gid);
+    let mnt = home.path().join("mnt");
+    let cache = home.path().join("cache");
+    let _cleanup = UnmountOnDrop(mnt.clone());
+    let log = home.path().join("log");
+    fs::create_dir(&mnt).unwrap();
+    std::os::unix::fs::chown(&mnt, Some(uid), Some(gid)).unwrap();
+    let args = [
+        "mount",
+        &server.api_url(),
+        s(&mnt),
+        "--log-file",
+        s(&log),
+        "--cache-dir",
+        s(&cache),
+    ];
+    assert_ok(&as_user(&bin, &args), "unprivileged mount");
+    let cat = || as_user(Path::new("/bin/cat"), &[s(&mnt.join(&rel))]);
+    let first = cat();
+    assert_ok(&first, "cat as the user");
+    assert!(first.stdout == bytes, "the user read wrong bytes");
+    // Complete on disk: assembled in the background into one data file.
+    let files = cache.join("weaverfs-v1/files");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !fs::read_dir(&files)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.path().join("data").exists())
+    {
+        assert!(Instant::now() < deadline, "no complete file assembled");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Opened again (and again): passthrough is refused, the reads go through weaverfs.
+    for _ in 0..2 {
+        let again = cat();
+        assert_ok(&again, "cat of the complete file");
+        assert!(again.stdout == bytes, "wrong bytes from the complete file");
+    }
+    let stats = as_user(
+        Path::new("/bin/cat"),
+        &[s(&mnt.join(".weaverfs/stats.json"))],
+    );
+    let snap: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(snap["passthrough_opens"], 0, "{snap}");
+    assert_eq!(snap["errors"], serde_json::json!({}), "{snap}");
+    assert_ok(
+        &as_user(&bin, &["unmount", s(&mnt)]),
+        "unprivileged unmount",
+    );
+}

@@ -459,3 +459,63 @@ fn ctrl_c_in_get_says_what_was_kept_and_that_a_rerun_resumes() {
     );
     assert!(out.path().join("output_big.dat.part").exists());
 }
+
+/// `weaverfs … | head -1`: output into a pipe nobody reads any more ends the command quietly
+/// with success, as coreutils' commands do (not a panic on EPIPE).
+#[test]
+fn a_closed_stdout_ends_a_command_quietly() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let cache = tempfile::tempdir().unwrap();
+    let limits = weaverfs_fs::cache::DiskLimits {
+        max_bytes: 1 << 20,
+        min_free: 0.0,
+    };
+    drop(weaverfs_fs::cache::DiskCache::open(cache.path(), limits).unwrap());
+    let dir = cache.path().to_str().unwrap();
+    for args in [
+        &["cache", dir][..],
+        &["completions", "bash"],
+        &["man"],
+        &["--help"],
+    ] {
+        // A pipe whose reading end is closed before the command writes: EPIPE at the first
+        // write, whatever the size of the output.
+        let mut fds = [0; 2];
+        // SAFETY: pipe(2) fills two descriptors we then own.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: both are fresh descriptors owned by nothing else.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(read);
+        let out = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(write)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {:?} {}",
+            out.status,
+            stderr(&out)
+        );
+        assert!(
+            !stderr(&out).contains("panicked"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    // And through a real `head -1`.
+    let out = Command::new("bash")
+        .args([
+            "-c",
+            "set -o pipefail; \"$0\" cache \"$1\" | head -1",
+            BIN,
+            dir,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+}

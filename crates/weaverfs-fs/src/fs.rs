@@ -24,7 +24,7 @@ pub struct DirEntry {
 }
 
 /// How an open file is to be treated by the kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Opened {
     pub fh: u64,
     /// Bypass the page cache: for documents that grow (logs of a running job), and for a file
@@ -32,6 +32,9 @@ pub struct Opened {
     pub direct_io: bool,
     /// Keep the kernel's cached pages: the file is the version they were read from.
     pub keep_cache: bool,
+    /// The file's exact bytes as one local file (complete in the disk cache): the kernel may
+    /// read it directly (FUSE passthrough); the handle's reads work without it too.
+    pub passthrough: Option<Arc<std::fs::File>>,
 }
 
 enum Handle {
@@ -52,6 +55,8 @@ pub struct WeaverFs {
     reader: Reader,
     handles: Mutex<HashMap<u64, Arc<Handle>>>,
     next_fh: AtomicU64,
+    /// Offer complete files on disk for FUSE passthrough.
+    passthrough: bool,
 }
 
 impl WeaverFs {
@@ -61,7 +66,14 @@ impl WeaverFs {
             reader,
             handles: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
+            passthrough: true,
         }
+    }
+
+    /// Whether complete files on disk are offered for FUSE passthrough (`--no-passthrough`).
+    pub fn with_passthrough(mut self, on: bool) -> Self {
+        self.passthrough = on;
+        self
     }
 
     pub fn tree(&self) -> &Tree {
@@ -184,6 +196,7 @@ impl WeaverFs {
 
     pub async fn open(&self, ino: u64) -> Result<Opened> {
         let node = self.tree.node(ino)?;
+        let mut passthrough = None;
         let (handle, direct_io, keep_cache) = match &node.content {
             Content::Inline(bytes) => (Handle::Bytes(bytes.clone()), false, false),
             Content::Document(_, Doc::Logs) => {
@@ -206,6 +219,12 @@ impl WeaverFs {
                 // A new version with another size: bypass the kernel's cached size and pages.
                 let direct_io = node.size_differs_from_reported(file.size());
                 let keep_cache = node.opened_again(&file.key) && !direct_io;
+                // Checked at open like any version: a complete data file is its exact bytes
+                // (and assembled now if its blocks are all on disk).
+                let complete = self.reader.complete_file(&file).await;
+                if self.passthrough {
+                    passthrough = complete.map(Arc::new);
+                }
                 let handle = Handle::Remote {
                     file,
                     state: Mutex::new(ReadState::default()),
@@ -218,6 +237,7 @@ impl WeaverFs {
             fh: self.add_handle(handle),
             direct_io,
             keep_cache,
+            passthrough,
         })
     }
 

@@ -202,6 +202,8 @@ pub struct Stats {
     /// Files read whole whose bytes matched the server's digest, and those that did not.
     digests_verified: AtomicU64,
     digest_mismatches: AtomicU64,
+    /// Opens served by FUSE passthrough from a complete file in the disk cache.
+    passthrough_opens: AtomicU64,
 }
 
 impl std::fmt::Debug for Stats {
@@ -240,6 +242,7 @@ impl Stats {
             refetched_past_caches: AtomicU64::new(0),
             digests_verified: AtomicU64::new(0),
             digest_mismatches: AtomicU64::new(0),
+            passthrough_opens: AtomicU64::new(0),
         }
     }
 
@@ -251,6 +254,11 @@ impl Stats {
     /// The disk cache whose counters the stats show.
     pub fn watch_disk(&self, disk: &Arc<DiskCache>) {
         let _ = self.disk.set(disk.clone());
+    }
+
+    /// One open handed to the kernel with FUSE passthrough.
+    pub fn passthrough_opened(&self) {
+        self.passthrough_opens.fetch_add(1, Ordering::Relaxed);
     }
 
     /// One range request sent again with `no-cache` after its answer failed validation.
@@ -367,6 +375,7 @@ impl Stats {
             refetched_past_caches: self.refetched_past_caches.load(Ordering::Relaxed),
             digests_verified: self.digests_verified.load(Ordering::Relaxed),
             digest_mismatches: self.digest_mismatches.load(Ordering::Relaxed),
+            passthrough_opens: self.passthrough_opens.load(Ordering::Relaxed),
             errors: lock(&self.errors)
                 .iter()
                 .map(|(errno, n)| (errno_name(*errno), *n))
@@ -434,6 +443,10 @@ pub struct Snapshot {
     /// Files read whole whose bytes did not: EIO, and their blocks dropped.
     #[serde(default)]
     pub digest_mismatches: u64,
+    /// Opens the kernel serves itself from a complete file in the disk cache (FUSE
+    /// passthrough); their reads are not in `bytes_served`.
+    #[serde(default)]
+    pub passthrough_opens: u64,
     /// Failed filesystem calls by errno name (ENOENT not counted).
     pub errors: BTreeMap<String, u64>,
 }
@@ -545,6 +558,7 @@ pub fn render_table(s: &Snapshot) -> String {
             d.evictions,
             d.dropped_corrupt
         );
+        let _ = writeln!(out, "passthrough     {} opens", s.passthrough_opens);
     }
     if s.refetched_past_caches + s.digests_verified + s.digest_mismatches > 0 {
         let _ = writeln!(

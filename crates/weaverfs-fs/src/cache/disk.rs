@@ -7,6 +7,14 @@
 //! - `files/HASH/N`: block N, a header (magic, hash, index, length, CRC-32C) and the bytes.
 //!   Written into `tmp/` and published with `link`, so a block is whole or absent; its checksum
 //!   is checked at every read, so a block torn by a power loss is dropped, never served.
+//! - `files/HASH/data` and `data.crc`: once every block of a version is on disk, they are
+//!   assembled into one plain file with the exact bytes (each block's CRC checked while
+//!   copying, the server's digest too when it gave one), written in `tmp/`, synced, and
+//!   published by rename under the lock, its CRC list first; then the blocks are removed and
+//!   the ledger moves from them to it. Its space is reserved before the copy, while the blocks
+//!   still count, so the bound holds during assembly (a file over about half the bound stays
+//!   in blocks). Reads pread it and check the block's CRC; FUSE passthrough hands it to the
+//!   kernel. Eviction treats it (with its CRC list) as one unit.
 //! - `ledger`: the bytes in use (and the hit/miss counters), changed only under `flock(lock)`.
 //!   Space is reserved in the ledger before a block is written, so the bound holds across
 //!   processes; `link` (EEXIST) and `unlink` (ENOENT) decide who counts a block, so two mounts
@@ -14,8 +22,10 @@
 //!   eviction finds nothing more it knows of) the files are scanned and the ledger set exact.
 //!
 //! Files deleted by another process are misses (fetched again); a deleted ledger is rebuilt.
+//! A data file open in passthrough when it is evicted or deleted keeps serving the kernel (the
+//! open descriptor holds it); its space returns when the last handle closes.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
@@ -28,6 +38,10 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use lru::LruCache;
 use sha2::{Digest, Sha256};
+
+use super::blocks;
+use super::data_file::{self, Crcs, DataFile, CRCS, DATA};
+use crate::read::digest::Expected;
 
 const VERSION_DIR: &str = "weaverfs-v1";
 const MAGIC: &[u8; 8] = b"WFSBLK01";
@@ -109,6 +123,10 @@ pub struct DiskCache {
     lock: File,
     ledger: File,
     local: Mutex<Local>,
+    /// Data files open for reads, by hash (checked against the path at each use).
+    data_files: Mutex<HashMap<String, Arc<DataFile>>>,
+    /// Versions being assembled by this process.
+    assembling: Mutex<HashSet<String>>,
     hits: AtomicU64,
     misses: AtomicU64,
     pub stats: DiskStats,
@@ -166,6 +184,32 @@ impl Drop for Locked<'_> {
     }
 }
 
+/// Why a complete version was not assembled.
+enum Unassembled {
+    BlockMissing,
+    WrongDigest(String),
+    /// Another mount published it first.
+    Published,
+}
+
+/// The file size and block size a disk key names (its second and last lines).
+fn key_sizes(key: &str) -> Option<(u64, u64)> {
+    let mut lines = key.lines();
+    let size = lines.nth(1)?.parse().ok()?;
+    let block_size: u64 = lines.last()?.parse().ok()?;
+    (block_size > 0).then_some((size, block_size))
+}
+
+/// Block files in a version's directory.
+fn count_blocks(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u64>().is_ok())
+        .count() as u64
+}
+
 /// The directory name of a file version.
 pub fn key_hash(key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
@@ -213,6 +257,8 @@ impl DiskCache {
                 flushed_hits: 0,
                 flushed_misses: 0,
             }),
+            data_files: Mutex::new(HashMap::new()),
+            assembling: Mutex::new(HashSet::new()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             stats: DiskStats::default(),
@@ -266,25 +312,24 @@ impl DiskCache {
     /// Block `index` of the file version `key`, if the cache has it whole and intact.
     pub fn get(&self, key: &str, index: u64, len: u64) -> Option<Bytes> {
         let hash = key_hash(key);
+        if let Some((data, mtime)) = self.data_file(&hash) {
+            match data.block(index, len) {
+                Ok(Some(bytes)) => {
+                    let path = self.root.join("files").join(&hash).join(DATA);
+                    self.hit(path, mtime, len);
+                    return Some(bytes);
+                }
+                Ok(None) => {}
+                Err(why) => {
+                    self.drop_corrupt(&self.root.join("files").join(&hash).join(DATA), &why);
+                    return None;
+                }
+            }
+        }
         let path = self.block_path(&hash, index);
-        let found = read_block(&path, &hash, index, len);
-        match found {
+        match read_block(&path, &hash, index, len) {
             Ok(Some((data, mtime))) => {
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                self.stats.hits.fetch_add(1, Ordering::Relaxed);
-                self.stats
-                    .bytes_read
-                    .fetch_add(data.len() as u64, Ordering::Relaxed);
-                let now = SystemTime::now();
-                let seen = if now.duration_since(mtime).unwrap_or_default() > TOUCH_EVERY {
-                    // The LRU clock other mounts see.
-                    let _ = File::open(&path).and_then(|f| f.set_modified(now));
-                    now
-                } else {
-                    mtime
-                };
-                let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
-                local.lru.put(path, seen);
+                self.hit(path, mtime, len);
                 Some(data)
             }
             Ok(None) => {
@@ -293,16 +338,88 @@ impl DiskCache {
                 None
             }
             Err(why) => {
-                tracing::warn!("disk cache: dropping {}: {why}", path.display());
-                self.stats.dropped_corrupt.fetch_add(1, Ordering::Relaxed);
-                self.misses.fetch_add(1, Ordering::Relaxed);
-                self.stats.misses.fetch_add(1, Ordering::Relaxed);
-                if let Ok(mut l) = self.locked() {
-                    l.remove(&path);
-                }
+                self.drop_corrupt(&path, &why);
                 None
             }
         }
+    }
+
+    /// Counts a hit on the file at `path` and moves it up the LRU (its mtime is the clock
+    /// other mounts see, touched at most every `TOUCH_EVERY`).
+    fn hit(&self, path: PathBuf, mtime: SystemTime, len: u64) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        self.stats.hits.fetch_add(1, Ordering::Relaxed);
+        self.stats.bytes_read.fetch_add(len, Ordering::Relaxed);
+        self.touch(path, mtime);
+    }
+
+    fn touch(&self, path: PathBuf, mtime: SystemTime) {
+        let now = SystemTime::now();
+        let seen = if now.duration_since(mtime).unwrap_or_default() > TOUCH_EVERY {
+            let _ = File::open(&path).and_then(|f| f.set_modified(now));
+            now
+        } else {
+            mtime
+        };
+        let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
+        local.lru.put(path, seen);
+    }
+
+    /// Drops a file found damaged (a miss).
+    fn drop_corrupt(&self, path: &Path, why: &str) {
+        tracing::warn!("disk cache: dropping {}: {why}", path.display());
+        self.stats.dropped_corrupt.fetch_add(1, Ordering::Relaxed);
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        self.stats.misses.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut l) = self.locked() {
+            l.remove(path);
+        }
+    }
+
+    /// The open data file of the version `hash`, if it has one now, with its mtime. One
+    /// deleted or replaced since it was opened is opened again (or is a miss).
+    fn data_file(&self, hash: &str) -> Option<(Arc<DataFile>, SystemTime)> {
+        let dir = self.root.join("files").join(hash);
+        let mut open = self.data_files.lock().unwrap_or_else(|e| e.into_inner());
+        let Ok(meta) = fs::metadata(dir.join(DATA)) else {
+            open.remove(hash);
+            return None;
+        };
+        let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        if let Some(f) = open.get(hash).filter(|f| f.is(&meta)) {
+            return Some((f.clone(), mtime));
+        }
+        open.remove(hash);
+        match DataFile::open(&dir) {
+            Ok(Some(f)) => {
+                let f = Arc::new(f);
+                open.insert(hash.to_string(), f.clone());
+                Some((f, mtime))
+            }
+            Ok(None) => None,
+            Err(why) => {
+                drop(open);
+                self.drop_corrupt(&dir.join(DATA), &why);
+                None
+            }
+        }
+    }
+
+    /// The complete data file of the version `key` (assembled now if every block is there),
+    /// for FUSE passthrough, and whether its bytes were checked against the server's digest.
+    pub fn complete_file(&self, key: &str, expected: Option<&Expected>) -> Option<(File, bool)> {
+        if let Err(e) = self.assemble_if_complete(key, expected) {
+            tracing::warn!("disk cache: cannot assemble a complete file: {e}");
+        }
+        let (size, _) = key_sizes(key)?;
+        let hash = key_hash(key);
+        let (data, mtime) = self.data_file(&hash)?;
+        if data.crcs().size != size {
+            return None;
+        }
+        let file = data.file().try_clone().ok()?;
+        self.touch(self.root.join("files").join(&hash).join(DATA), mtime);
+        Some((file, data.crcs().digest_checked))
     }
 
     /// Stores a block of `key` unless it is there already or no room can be made for it
@@ -314,12 +431,12 @@ impl DiskCache {
         let space = allocated((HEADER + data.len()) as u64);
         let (tmp, reserved) = {
             let mut l = self.locked()?;
-            if path.exists() {
+            if path.exists() || dir.join(DATA).exists() {
                 return Ok(false);
             }
             let key_missing = !dir.join("key").exists();
             let reserved = space + if key_missing { KEY_COST } else { 0 };
-            if !l.make_room(reserved)? {
+            if !l.make_room(reserved, None)? {
                 return Ok(false);
             }
             if key_missing {
@@ -328,12 +445,7 @@ impl DiskCache {
                 fs::write(&key_tmp, key)?;
                 fs::rename(&key_tmp, dir.join("key"))?;
             }
-            // Unique in this process, whatever the number of caches open in it.
-            static SEQ: AtomicU64 = AtomicU64::new(0);
-            let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-            let name = format!("{}-{seq}-{space}-{hash}", std::process::id());
-            let tmp = self.root.join("tmp").join(name);
-            File::create(&tmp)?;
+            let tmp = self.new_tmp(space, &hash)?;
             l.ledger.used += reserved;
             (tmp, reserved)
         };
@@ -376,6 +488,147 @@ impl DiskCache {
         }
     }
 
+    /// A new temporary file in `tmp/`, named so that a rescan counts its reservation of
+    /// `space` bytes for as long as this process lives.
+    fn new_tmp(&self, space: u64, hash: &str) -> io::Result<PathBuf> {
+        // Unique in this process, whatever the number of caches open in it.
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{}-{seq}-{space}-{hash}", std::process::id());
+        let tmp = self.root.join("tmp").join(name);
+        File::create(&tmp)?;
+        Ok(tmp)
+    }
+
+    /// Assembles the data file of the version `key` when every block of it is on disk and it
+    /// has none yet; true when it has one now. Blocks that fail their CRC, or bytes that fail
+    /// the server's digest, stop it (and are dropped); so does a bound that cannot hold the
+    /// copy beside the blocks.
+    pub fn assemble_if_complete(&self, key: &str, expected: Option<&Expected>) -> io::Result<bool> {
+        let Some((size, block_size)) = key_sizes(key) else {
+            return Ok(false);
+        };
+        let hash = key_hash(key);
+        let dir = self.root.join("files").join(&hash);
+        if dir.join(DATA).exists() {
+            return Ok(true);
+        }
+        let count = blocks::block_count(block_size, size);
+        if size == 0 || count_blocks(&dir) < count {
+            return Ok(false);
+        }
+        if !self
+            .assembling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(hash.clone())
+        {
+            return Ok(false);
+        }
+        let done = self.assemble(key, &hash, &dir, size, block_size, expected);
+        self.assembling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&hash);
+        done
+    }
+
+    fn assemble(
+        &self,
+        key: &str,
+        hash: &str,
+        dir: &Path,
+        size: u64,
+        block_size: u64,
+        expected: Option<&Expected>,
+    ) -> io::Result<bool> {
+        let count = blocks::block_count(block_size, size);
+        let space = allocated(size) + allocated(Crcs::len_for(count));
+        let (tmp, crc_tmp) = {
+            let mut l = self.locked()?;
+            if dir.join(DATA).exists() {
+                return Ok(true);
+            }
+            if !l.make_room(space, Some(dir))? {
+                tracing::debug!("disk cache: no room to assemble {}", dir.display());
+                return Ok(false);
+            }
+            let tmp = self.new_tmp(space, hash)?;
+            // Its reservation is the data file's.
+            let crc_tmp = self.new_tmp(0, hash)?;
+            l.ledger.used += space;
+            (tmp, crc_tmp)
+        };
+        let published = (|| -> io::Result<Result<(), Unassembled>> {
+            let mut out = OpenOptions::new().write(true).open(&tmp)?;
+            let copied = data_file::copy_blocks(&mut out, count, |index| {
+                let span = blocks::block_span(index, block_size, size);
+                let path = dir.join(index.to_string());
+                match read_block(&path, hash, index, span.end - span.start) {
+                    Ok(found) => found.map(|(bytes, _)| bytes),
+                    Err(why) => {
+                        self.drop_corrupt(&path, &why);
+                        None
+                    }
+                }
+            })?;
+            let Some(crcs) = copied else {
+                return Ok(Err(Unassembled::BlockMissing));
+            };
+            if let Some(expected) = expected {
+                let read = io::BufReader::with_capacity(1 << 20, File::open(&tmp)?);
+                if let Some(why) = expected.check(read).map_err(io::Error::other)? {
+                    return Ok(Err(Unassembled::WrongDigest(why)));
+                }
+            }
+            let list = Crcs {
+                block_size,
+                size,
+                digest_checked: expected.is_some(),
+                crcs,
+            };
+            let mut f = File::create(&crc_tmp)?;
+            f.write_all(&list.encode())?;
+            f.sync_all()?;
+            // Under the lock: no other mount publishes or evicts this version meanwhile.
+            let mut l = self.locked()?;
+            if dir.join(DATA).exists() {
+                return Ok(Err(Unassembled::Published));
+            }
+            l.remove(&dir.join(CRCS));
+            fs::rename(&crc_tmp, dir.join(CRCS))?;
+            fs::rename(&tmp, dir.join(DATA))?;
+            // Published for good before its blocks go.
+            File::open(dir)?.sync_all()?;
+            for index in 0..count {
+                l.remove(&dir.join(index.to_string()));
+            }
+            l.local.lru.put(dir.join(DATA), SystemTime::now());
+            Ok(Ok(()))
+        })();
+        let _ = fs::remove_file(&crc_tmp);
+        let _ = fs::remove_file(&tmp);
+        if let Ok(Ok(())) = published {
+            tracing::debug!("disk cache: {} is complete: one data file", dir.display());
+            return Ok(true);
+        }
+        // Not published: the reservation goes back.
+        let mut l = self.locked()?;
+        l.ledger.used = l.ledger.used.saturating_sub(space);
+        drop(l);
+        match published? {
+            Err(Unassembled::WrongDigest(why)) => {
+                tracing::error!(
+                    "disk cache: {}: {why}; its blocks are dropped",
+                    dir.display()
+                );
+                self.forget(key)?;
+                Ok(false)
+            }
+            _ => Ok(dir.join(DATA).exists()),
+        }
+    }
+
     /// Removes every cached block (what `weaverfs cache --clear` does); mounts using the
     /// directory keep working and fetch again.
     pub fn clear(&self) -> io::Result<()> {
@@ -404,6 +657,11 @@ impl DiskCache {
             let block_size = lines.last().and_then(|s| s.parse().ok()).unwrap_or(0);
             let (mut blocks, mut present) = (0, 0);
             for block in fs::read_dir(&dir)?.flatten() {
+                if block.file_name() == DATA {
+                    blocks = crate::cache::blocks::block_count(block_size.max(1), size);
+                    present = size;
+                    break;
+                }
                 if block.file_name().to_string_lossy().parse::<u64>().is_ok() {
                     blocks += 1;
                     present += block
@@ -478,24 +736,30 @@ fn read_block(
 
 impl Locked<'_> {
     /// Frees space until `need` more bytes fit within the limits; false when they cannot.
-    fn make_room(&mut self, need: u64) -> io::Result<bool> {
+    /// Nothing in `keep` (the version being assembled) is evicted.
+    fn make_room(&mut self, need: u64, keep: Option<&Path>) -> io::Result<bool> {
         let limits = self.cache.limits;
         let mut rescanned = false;
         let mut checks = 0usize;
-        loop {
+        let mut kept = Vec::new();
+        let fits = loop {
             let fits = self.ledger.used + need <= limits.max_bytes
                 && free_space_ok(&self.cache.root, need, limits.min_free);
             if fits {
-                return Ok(true);
+                break true;
             }
             let Some((path, seen)) = self.local.lru.pop_lru() else {
                 if rescanned {
-                    return Ok(false);
+                    break false;
                 }
                 self.rescan()?;
                 rescanned = true;
                 continue;
             };
+            if keep.is_some_and(|k| path.parent() == Some(k)) {
+                kept.push((path, seen));
+                continue;
+            }
             checks += 1;
             match fs::metadata(&path) {
                 Err(_) => continue,
@@ -507,25 +771,43 @@ impl Locked<'_> {
                     let t = m.modified().unwrap_or(seen);
                     self.local.lru.put(path, t);
                 }
-                Ok(m) => {
-                    if fs::remove_file(&path).is_ok() {
-                        self.ledger.used = self.ledger.used.saturating_sub(allocated(m.len()));
+                Ok(_) => {
+                    if self.unlink(&path) {
                         self.ledger.evictions += 1;
                         self.cache.stats.evictions.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
+        };
+        for (path, seen) in kept {
+            self.local.lru.put(path, seen);
         }
+        Ok(fits)
     }
 
-    /// Drops a block found damaged.
-    fn remove(&mut self, path: &Path) {
-        if let Ok(m) = fs::metadata(path) {
-            if fs::remove_file(path).is_ok() {
-                self.ledger.used = self.ledger.used.saturating_sub(allocated(m.len()));
+    /// Removes a block, or a data file with its CRC list, and un-counts it; false when another
+    /// process removed it first.
+    fn unlink(&mut self, path: &Path) -> bool {
+        let gone = |l: &mut Self, p: &Path| match fs::metadata(p) {
+            Ok(m) if fs::remove_file(p).is_ok() => {
+                l.ledger.used = l.ledger.used.saturating_sub(allocated(m.len()));
+                true
+            }
+            _ => false,
+        };
+        let removed = gone(self, path);
+        if path.file_name().is_some_and(|n| n == DATA) {
+            if let Some(dir) = path.parent() {
+                gone(self, &dir.join(CRCS));
             }
         }
         self.local.lru.pop(path);
+        removed
+    }
+
+    /// Drops a file found damaged.
+    fn remove(&mut self, path: &Path) {
+        self.unlink(path);
     }
 
     fn has_live_tmp(&self, hash: &str) -> bool {
@@ -569,10 +851,13 @@ impl Locked<'_> {
             for block in fs::read_dir(&dir).into_iter().flatten().flatten() {
                 let name = block.file_name();
                 let Ok(m) = block.metadata() else { continue };
-                if name.to_string_lossy().parse::<u64>().is_ok() {
+                let name = name.to_string_lossy();
+                if name.parse::<u64>().is_ok() || name == DATA {
                     any = true;
                     used += allocated(m.len());
                     blocks.push((m.modified().unwrap_or(SystemTime::UNIX_EPOCH), block.path()));
+                } else if name == CRCS {
+                    used += allocated(m.len());
                 }
             }
             if !any && !live_tmp.contains(&hash) {
@@ -636,12 +921,14 @@ pub fn allocated_bytes(dir: &Path) -> u64 {
 
 impl DiskCache {
     /// Block `index` (of `len` bytes) of the file version `key` from disk, else from `fetch`;
-    /// a fetched block is written to disk in the background, off the read's path.
+    /// a fetched block is written to disk in the background, off the read's path (and the
+    /// version assembled when it completes it, checked against `expected`).
     pub async fn get_or_fetch<Fut>(
         self: &Arc<Self>,
         key: String,
         index: u64,
         len: u64,
+        expected: Option<Expected>,
         fetch: Fut,
     ) -> crate::error::Result<Bytes>
     where
@@ -655,18 +942,29 @@ impl DiskCache {
         }
         let block = fetch.await?;
         if block.len() as u64 == len {
-            self.store(key, index, block.clone());
+            self.store(key, index, block.clone(), expected);
         }
         Ok(block)
     }
 
-    /// Writes a block to disk in the background, off the read's path.
-    pub fn store(self: &Arc<Self>, key: Arc<str>, index: u64, block: Bytes) {
+    /// Writes a block to disk in the background, off the read's path; a block that completes
+    /// its version has the version assembled into one data file (checked against `expected`).
+    pub fn store(
+        self: &Arc<Self>,
+        key: Arc<str>,
+        index: u64,
+        block: Bytes,
+        expected: Option<Expected>,
+    ) {
         let disk = self.clone();
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = disk.put(&key, index, &block) {
-                tracing::warn!("disk cache: cannot store block {index}: {e}");
+        tokio::task::spawn_blocking(move || match disk.put(&key, index, &block) {
+            Ok(true) => {
+                if let Err(e) = disk.assemble_if_complete(&key, expected.as_ref()) {
+                    tracing::warn!("disk cache: cannot assemble a complete file: {e}");
+                }
             }
+            Ok(false) => {}
+            Err(e) => tracing::warn!("disk cache: cannot store block {index}: {e}"),
         });
     }
 
@@ -676,10 +974,16 @@ impl DiskCache {
         let dir = self.root.join("files").join(&hash);
         let mut l = self.locked()?;
         for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
-            if entry.file_name().to_string_lossy().parse::<u64>().is_ok() {
+            let name = entry.file_name();
+            if name == DATA || name.to_string_lossy().parse::<u64>().is_ok() {
                 l.remove(&entry.path());
             }
         }
+        drop(l);
+        self.data_files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&hash);
         Ok(())
     }
 }
@@ -870,6 +1174,120 @@ mod tests {
         let c = DiskCache::open(dir.path(), limits(MIB)).unwrap();
         assert!(!tmp.exists());
         assert_eq!(c.report().unwrap().used, 0);
+    }
+
+    /// A 3-block file (64-byte blocks, 160 bytes) with every block stored.
+    fn complete(c: &DiskCache) -> (&'static str, Vec<u8>) {
+        let key = "http://h/whole\n160\n\"a\"\n64";
+        let bytes: Vec<u8> = [block(0, 64), block(1, 64), block(2, 32)].concat();
+        for (i, b) in [block(0, 64), block(1, 64), block(2, 32)]
+            .iter()
+            .enumerate()
+        {
+            assert!(c.put(key, i as u64, b).unwrap());
+        }
+        (key, bytes)
+    }
+
+    fn rescanned(c: &DiskCache) -> u64 {
+        let mut l = c.locked().unwrap();
+        l.rescan().unwrap();
+        l.ledger.used
+    }
+
+    #[test]
+    fn a_complete_version_becomes_one_data_file_and_the_ledger_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = DiskCache::open(dir.path(), limits(10 * MIB)).unwrap();
+        let (key, bytes) = complete(&c);
+        let before = ledger_used(dir.path()).unwrap();
+        assert!(c.assemble_if_complete(key, None).unwrap());
+        let vdir = c.root.join("files").join(key_hash(key));
+        assert_eq!(fs::read(vdir.join(DATA)).unwrap(), bytes);
+        assert_eq!(count_blocks(&vdir), 0, "its blocks are gone");
+        let used = ledger_used(dir.path()).unwrap();
+        assert_eq!(used, rescanned(&c), "the ledger is exact");
+        assert!(used < before + allocated(160), "blocks un-counted");
+        assert_eq!(c.get(key, 1, 64).unwrap(), block(1, 64));
+        assert_eq!(c.get(key, 2, 32).unwrap(), block(2, 32));
+        assert!(c.get(key, 2, 64).is_none(), "the wrong length is no hit");
+        assert!(vdir.join(DATA).exists(), "and no damage");
+        let r = c.report().unwrap();
+        assert_eq!((r.files[0].present, r.files[0].blocks), (160, 3));
+        // Stored again: nothing more (the data file has it).
+        assert!(!c.put(key, 0, &block(0, 64)).unwrap());
+        let (file, checked) = c.complete_file(key, None).unwrap();
+        assert_eq!((file.metadata().unwrap().len(), checked), (160, false));
+        // Deleted by another process: a miss, and the ledger recovers.
+        fs::remove_file(vdir.join(DATA)).unwrap();
+        assert!(c.get(key, 0, 64).is_none());
+        assert!(c.complete_file(key, None).is_none());
+    }
+
+    #[test]
+    fn assembly_never_passes_the_bound_and_keeps_its_own_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        // Room for the blocks, not for a copy of them besides.
+        let bound = 3 * ALLOC + KEY_COST + ALLOC;
+        let c = DiskCache::open(dir.path(), limits(bound)).unwrap();
+        let (key, _) = complete(&c);
+        assert!(!c.assemble_if_complete(key, None).unwrap());
+        let vdir = c.root.join("files").join(key_hash(key));
+        assert_eq!(count_blocks(&vdir), 3, "no block evicted for it");
+        assert!(!vdir.join(DATA).exists());
+        assert!(ledger_used(dir.path()).unwrap() <= bound);
+        assert_eq!(ledger_used(dir.path()).unwrap(), rescanned(&c));
+        // With room, another file's blocks are evicted for it, never this one's.
+        let dir = tempfile::tempdir().unwrap();
+        let bound = 5 * ALLOC + 2 * KEY_COST;
+        let c = DiskCache::open(dir.path(), limits(bound)).unwrap();
+        let other = "http://h/other\n64\n\"a\"\n64";
+        c.put(other, 0, &block(9, 64)).unwrap();
+        let (key, bytes) = complete(&c);
+        assert!(c.assemble_if_complete(key, None).unwrap());
+        assert!(c.get(other, 0, 64).is_none(), "evicted");
+        assert!(ledger_used(dir.path()).unwrap() <= bound);
+        // (An evicted version's directory stays counted until a rescan removes it.)
+        assert!(ledger_used(dir.path()).unwrap() >= rescanned(&c));
+        let vdir = c.root.join("files").join(key_hash(key));
+        assert_eq!(fs::read(vdir.join(DATA)).unwrap(), bytes);
+        // Evicted itself: the data file and its CRC list go as one.
+        assert!(c.put(other, 0, &block(9, 64)).unwrap());
+        let mut l = c.locked().unwrap();
+        assert!(l.make_room(bound, None).is_ok());
+        drop(l);
+        assert!(!vdir.join(DATA).exists() && !vdir.join(CRCS).exists());
+        assert!(ledger_used(dir.path()).unwrap() >= rescanned(&c));
+    }
+
+    #[test]
+    fn a_damaged_data_file_is_dropped_and_a_wrong_digest_is_never_assembled() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = DiskCache::open(dir.path(), limits(10 * MIB)).unwrap();
+        let (key, bytes) = complete(&c);
+        let right = Expected::Sha256(Sha256::digest(&bytes).to_vec());
+        assert!(c.assemble_if_complete(key, Some(&right)).unwrap());
+        assert!(
+            c.complete_file(key, Some(&right)).unwrap().1,
+            "digest checked"
+        );
+        let data = c.root.join("files").join(key_hash(key)).join(DATA);
+        let mut flipped = fs::read(&data).unwrap();
+        flipped[70] ^= 1;
+        fs::write(&data, flipped).unwrap();
+        assert_eq!(c.get(key, 0, 64).unwrap(), block(0, 64));
+        assert!(c.get(key, 1, 64).is_none(), "block 1 is damaged");
+        assert!(!data.exists(), "dropped");
+        assert_eq!(c.stats.dropped_corrupt.load(Ordering::Relaxed), 1);
+        assert!(ledger_used(dir.path()).unwrap() >= rescanned(&c));
+        // A wrong digest: not assembled, and the blocks are dropped.
+        let dir = tempfile::tempdir().unwrap();
+        let c = DiskCache::open(dir.path(), limits(10 * MIB)).unwrap();
+        let (key, _) = complete(&c);
+        let wrong = Expected::Sha256(vec![0; 32]);
+        assert!(!c.assemble_if_complete(key, Some(&wrong)).unwrap());
+        assert!(c.get(key, 0, 64).is_none());
+        assert!(ledger_used(dir.path()).unwrap() >= rescanned(&c));
     }
 
     #[test]

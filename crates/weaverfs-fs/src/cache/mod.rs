@@ -2,6 +2,7 @@
 
 pub mod block_cache;
 pub mod blocks;
+pub mod data_file;
 pub mod disk;
 
 pub use block_cache::{BlockCache, BlockKey, CacheStats};

@@ -15,6 +15,7 @@ use tokio::runtime::Handle;
 
 use crate::error::FsError;
 use crate::fs::WeaverFs;
+use crate::mount::passthrough::{Decision, Passthrough};
 use crate::tree::Attr;
 
 /// Largest read the kernel is asked to send (it also needs the bdi read_ahead_kb raised).
@@ -43,6 +44,9 @@ pub struct FuseAdapter {
     /// No request waits longer than this for its answer (ETIMEDOUT past it), so a stalled
     /// server never hangs `cat`, `ls` or an unmount.
     op_timeout: Duration,
+    /// Ask the kernel for FUSE passthrough at init.
+    want_passthrough: bool,
+    passthrough: Arc<Passthrough>,
 }
 
 impl FuseAdapter {
@@ -52,7 +56,14 @@ impl FuseAdapter {
             rt,
             owner,
             op_timeout: Duration::from_secs(60),
+            want_passthrough: false,
+            passthrough: Arc::default(),
         }
+    }
+
+    pub fn with_passthrough(mut self, on: bool) -> Self {
+        self.want_passthrough = on;
+        self
     }
 
     pub fn with_op_timeout(mut self, limit: Duration) -> Self {
@@ -129,6 +140,16 @@ impl Filesystem for FuseAdapter {
         // Listings carry attributes, so `ls -l` needs no lookup per entry.
         let _ = config
             .add_capabilities(InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_READDIRPLUS_AUTO);
+        // Files complete in the disk cache are read by the kernel from there (it also needs
+        // CAP_SYS_ADMIN at open; without it, reads go through weaverfs as before).
+        if self.want_passthrough {
+            let granted = config.add_capabilities(InitFlags::FUSE_PASSTHROUGH).is_ok()
+                && config.set_max_stack_depth(1).is_ok();
+            if !granted {
+                tracing::info!("the kernel offers no FUSE passthrough: reads go through weaverfs");
+            }
+            self.passthrough.set_available(granted);
+        }
         Ok(())
     }
 
@@ -171,14 +192,30 @@ impl Filesystem for FuseAdapter {
         if !matches!(flags.acc_mode(), OpenAccMode::O_RDONLY) {
             return reply.error(Errno::from_i32(libc::EROFS));
         }
+        let passthrough = self.passthrough.clone();
+        let stats = self.fs.stats().clone();
         self.spawn(
             move |fs| async move { fs.open(ino.0).await },
             move |r| match r {
                 Ok(o) => {
-                    let mut flags = FopenFlags::empty();
-                    flags.set(FopenFlags::FOPEN_DIRECT_IO, o.direct_io);
-                    flags.set(FopenFlags::FOPEN_KEEP_CACHE, o.keep_cache);
-                    reply.opened(FileHandle(o.fh), flags)
+                    let file = o.passthrough.as_deref();
+                    let register = |f: &std::fs::File| reply.open_backing(f);
+                    match passthrough.open(ino.0, o.fh, file, o.direct_io, register) {
+                        Decision::Passthrough(backing) => {
+                            stats.passthrough_opened();
+                            reply.opened_passthrough(
+                                FileHandle(o.fh),
+                                FopenFlags::empty(),
+                                &backing,
+                            )
+                        }
+                        Decision::Normal { force_direct } => {
+                            let mut flags = FopenFlags::empty();
+                            flags.set(FopenFlags::FOPEN_DIRECT_IO, o.direct_io || force_direct);
+                            flags.set(FopenFlags::FOPEN_KEEP_CACHE, o.keep_cache && !force_direct);
+                            reply.opened(FileHandle(o.fh), flags)
+                        }
+                    }
                 }
                 Err(e) => reply.error(e),
             },
@@ -219,6 +256,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         self.fs.release(fh.0);
+        self.passthrough.release(fh.0);
         reply.ok();
     }
 

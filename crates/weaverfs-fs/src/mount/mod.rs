@@ -11,6 +11,7 @@ pub mod fuse;
 pub mod helper;
 pub mod logging;
 pub mod mountpoint;
+pub mod passthrough;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,6 +41,9 @@ pub struct MountConfig {
     pub read_ahead_blocks: u64,
     /// The persistent block cache: its directory and limits.
     pub disk_cache: Option<(PathBuf, crate::cache::DiskLimits)>,
+    /// Files complete in the disk cache are read by the kernel directly (FUSE passthrough,
+    /// where the kernel and privileges allow it).
+    pub passthrough: bool,
     pub uid: u32,
     pub gid: u32,
     pub access: Access,
@@ -73,6 +77,7 @@ impl MountConfig {
             block_size: 1 << 20,
             read_ahead_blocks: 8,
             disk_cache: None,
+            passthrough: true,
             uid,
             gid,
             access: Access::Owner,
@@ -108,7 +113,7 @@ pub fn build_fs(cfg: &MountConfig) -> Result<WeaverFs, String> {
     let reader = Reader::new(http, cache, cfg.block_size, cfg.read_ahead_blocks)
         .with_disk(disk)
         .whole_blocks_only(through_cache);
-    Ok(WeaverFs::new(Tree::new(api, cfg.tree.clone()), reader))
+    Ok(WeaverFs::new(Tree::new(api, cfg.tree.clone()), reader).with_passthrough(cfg.passthrough))
 }
 
 /// Threads reading requests from the kernel.
@@ -156,8 +161,9 @@ pub fn mount_and_serve(
         file_mode: cfg.file_mode,
         dir_mode: cfg.dir_mode,
     };
-    let adapter =
-        FuseAdapter::new(fs, rt.handle().clone(), owner).with_op_timeout(cfg.http.op_timeout());
+    let adapter = FuseAdapter::new(fs, rt.handle().clone(), owner)
+        .with_op_timeout(cfg.http.op_timeout())
+        .with_passthrough(cfg.passthrough && cfg.disk_cache.is_some());
     let mut options = fuser::Config::default();
     options.mount_options = vec![
         fuser::MountOption::FSName(format!("weaverfs:{}", cfg.api_url)),

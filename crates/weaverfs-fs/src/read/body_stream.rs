@@ -154,7 +154,8 @@ async fn pump(
         let block: Bytes = buf.split_to(want).freeze();
         cache.insert((file.key.clone(), index), block.clone());
         if let Some((disk, key)) = disk {
-            disk.store(key.clone(), index, block.clone());
+            let expected = file.verifier().map(|v| v.expected().clone());
+            disk.store(key.clone(), index, block.clone(), expected);
         }
         let waiters = {
             let mut p = demand.progress();

@@ -38,6 +38,36 @@ impl Expected {
         }
     }
 
+    /// Checks the bytes `r` gives (a whole file): Ok(None) when they match, Ok(Some(why))
+    /// when not.
+    pub fn check(&self, mut r: impl std::io::Read) -> Result<Option<String>, String> {
+        let mut hasher = match self {
+            Expected::Sha256(_) => Hasher::Sha256(Sha256::new()),
+            Expected::Sha512(_) => Hasher::Sha512(Sha512::new()),
+        };
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => hasher.update(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        let got = hasher.finish();
+        let want = match self {
+            Expected::Sha256(d) | Expected::Sha512(d) => d,
+        };
+        Ok((&got != want).then(|| {
+            format!(
+                "{} of the bytes is {}, the server's digest says {}",
+                self.name(),
+                hex(&got),
+                hex(want)
+            )
+        }))
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Expected::Sha256(_) => "sha2-256",
@@ -118,6 +148,11 @@ impl Verifier {
         }
     }
 
+    /// The digest the file must have.
+    pub fn expected(&self) -> &Expected {
+        &self.expected
+    }
+
     /// Hashes block `index` (once; a block seen again is ignored) and tells the verdict when
     /// this block completes the file. A verdict is given once: later calls are `Pending`.
     pub fn feed(&self, index: u64, block: &Bytes) -> Verdict {
@@ -177,33 +212,8 @@ impl Verifier {
 
 /// Checks the bytes `r` gives (a whole file) against `digest` (`digestMultibase`): Ok(None)
 /// when they match, Ok(Some(why)) when not; a digest in a form not understood is an error.
-pub fn check_whole(digest: &str, mut r: impl std::io::Read) -> Result<Option<String>, String> {
-    let v = Verifier::new(Expected::parse(digest)?, 1);
-    let mut hasher = match v.expected {
-        Expected::Sha256(_) => Hasher::Sha256(Sha256::new()),
-        Expected::Sha512(_) => Hasher::Sha512(Sha512::new()),
-    };
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => hasher.update(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    let got = hasher.finish();
-    let want = match &v.expected {
-        Expected::Sha256(d) | Expected::Sha512(d) => d,
-    };
-    Ok((&got != want).then(|| {
-        format!(
-            "{} of the bytes is {}, the server's digest says {}",
-            v.expected.name(),
-            hex(&got),
-            hex(want)
-        )
-    }))
+pub fn check_whole(digest: &str, r: impl std::io::Read) -> Result<Option<String>, String> {
+    Expected::parse(digest)?.check(r)
 }
 
 fn hex(bytes: &[u8]) -> String {

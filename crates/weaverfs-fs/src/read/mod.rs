@@ -235,6 +235,21 @@ impl Reader {
         }
     }
 
+    /// The complete data file of `file` in the disk cache (assembled now if every block is
+    /// there), for FUSE passthrough. None without one, or when the file has a digest its bytes
+    /// were not checked against (its reads then go through the check).
+    pub async fn complete_file(&self, file: &Arc<RemoteFile>) -> Option<std::fs::File> {
+        let disk = self.disk.clone()?;
+        file.meta.validator()?;
+        let key = self.disk_key(file);
+        let expected = file.verifier().map(|v| v.expected().clone());
+        let (data, checked) =
+            tokio::task::spawn_blocking(move || disk.complete_file(&key, expected.as_ref()))
+                .await
+                .ok()??;
+        (checked || file.verifier().is_none()).then_some(data)
+    }
+
     /// The disk cache's name of a file version's blocks.
     fn disk_key(&self, file: &RemoteFile) -> String {
         format!("{}\n{}", file.key, self.block_size)
@@ -335,8 +350,9 @@ impl Reader {
                 let span = blocks::block_span(index, self.block_size, file.size());
                 let key = self.disk_key(file);
                 let fetch = self.fetch_block_retrying(file, index);
+                let expected = file.verifier().map(|v| v.expected().clone());
                 let block = disk
-                    .get_or_fetch(key, index, span.end - span.start, fetch)
+                    .get_or_fetch(key, index, span.end - span.start, expected, fetch)
                     .await?;
                 // On disk means fetched by ranges before: read-ahead may start.
                 file.ranges_were_seen();
