@@ -127,6 +127,10 @@ pub struct DiskCache {
     data_files: Mutex<HashMap<String, Arc<DataFile>>>,
     /// Versions being assembled by this process.
     assembling: Mutex<HashSet<String>>,
+    /// Blocks on disk of the versions this process stores, by hash: counted once from the
+    /// directory, then one more per stored block, so the completeness check is not a
+    /// directory scan per block (quadratic in a large file's blocks).
+    stored: Mutex<HashMap<String, u64>>,
     hits: AtomicU64,
     misses: AtomicU64,
     pub stats: DiskStats,
@@ -259,6 +263,7 @@ impl DiskCache {
             }),
             data_files: Mutex::new(HashMap::new()),
             assembling: Mutex::new(HashSet::new()),
+            stored: Mutex::new(HashMap::new()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             stats: DiskStats::default(),
@@ -958,14 +963,40 @@ impl DiskCache {
     ) {
         let disk = self.clone();
         tokio::task::spawn_blocking(move || match disk.put(&key, index, &block) {
-            Ok(true) => {
+            Ok(true) if disk.completes_version(&key) => {
                 if let Err(e) = disk.assemble_if_complete(&key, expected.as_ref()) {
                     tracing::warn!("disk cache: cannot assemble a complete file: {e}");
                 }
             }
-            Ok(false) => {}
+            Ok(_) => {}
             Err(e) => tracing::warn!("disk cache: cannot store block {index}: {e}"),
         });
+    }
+
+    /// Counts a block of `key` just stored; true when the version may now be complete on disk
+    /// (then its count is dropped: assembly, or the next open, looks at the directory itself).
+    fn completes_version(&self, key: &str) -> bool {
+        let Some((size, block_size)) = key_sizes(key) else {
+            return false;
+        };
+        let hash = key_hash(key);
+        let mut stored = self.stored.lock().unwrap_or_else(|e| e.into_inner());
+        let n = match stored.get_mut(&hash) {
+            Some(n) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                let n = count_blocks(&self.root.join("files").join(&hash));
+                stored.insert(hash.clone(), n);
+                n
+            }
+        };
+        let complete = n >= blocks::block_count(block_size, size);
+        if complete {
+            stored.remove(&hash);
+        }
+        complete
     }
 
     /// Drops every block of the file version `key` (its bytes were found wrong).
