@@ -265,7 +265,8 @@ impl Tree {
         }
     }
 
-    /// The entry `name` of directory `parent`.
+    /// The entry `name` of directory `parent`, for its attributes (a listed job's node may be
+    /// made for the call only; `node` keeps it).
     pub async fn lookup(&self, parent: &Arc<Node>, name: &str) -> Result<Arc<Node>> {
         if !parent.content.is_dir() {
             return Err(FsError::NotDir);
@@ -283,8 +284,10 @@ impl Tree {
                 ),
                 Err(_) => (None, false),
             };
+            // A listed job's node is kept only once it is opened or looked into: `ls -l` of a
+            // large root looks every job up again after the entry TTL.
             if let Some(ino) = known {
-                return self.node(ino);
+                return self.peek_node(ino);
             }
             // Before the first listing, a path walk to one job asks for that job alone, not
             // for every page of the root (a fresh mount's first read; a script on a node).
@@ -295,7 +298,7 @@ impl Tree {
             match self.children(parent).await {
                 Ok(listing) => {
                     if let Some(ino) = listing.get(name) {
-                        return self.node(ino);
+                        return self.peek_node(ino);
                     }
                 }
                 Err(e) => tracing::warn!("job listing: {e}"),
