@@ -203,7 +203,7 @@ def goals_table(by_run, cache_budget):
         sign = "≥" if unit == "×" else "≤"
         cell = lambda v: "–" if v is None else f"{fmt(v)}{unit if unit == '×' else ' ' + unit}"
         lines.append(f"| {name} | {cell(got)} | {sign} {cell(limit)} | {verdict} |")
-    lines.append("| root of 100,000 jobs, daemon RSS | not in this script (scripts/measure-rss.sh) | ≤ 40 MiB | – |")
+    lines.append("| root of 100,000 jobs, daemon RSS | not in this script (scripts/measure-views.sh) | ≤ 40 MiB | – |")
     return "\n".join(lines)
 
 

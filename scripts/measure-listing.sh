@@ -25,7 +25,7 @@ server=$!
 for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
 url=$(cat "$work/url")
 
-"$bin" mount "$url" "$mnt" 2>"$work/daemon.log" &
+"$bin" mount "$url" "$mnt" --foreground 2>"$work/daemon.log" &
 daemon=$!
 for _ in $(seq 100); do mountpoint -q "$mnt" && break; sleep 0.1; done
 mountpoint -q "$mnt" || { cat "$work/daemon.log"; exit 1; }

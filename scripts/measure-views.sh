@@ -46,8 +46,10 @@ requests() { # the mount's request counts by kind
   python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["requests"]; print(" ".join("%s=%s" % (k, v["count"]) for k, v in sorted(r.items())))' "$mnt/.weaverfs/stats.json"
 }
 
+printf 'daemon RSS mounted, before any listing: %s MiB\n' "$(rss_mib VmRSS)"
 timed "ls root (cold: listing + views)" ls -f "$mnt"
 echo "requests after the root: $(requests)"
+printf 'daemon RSS after the root: %s MiB   peak (VmHWM): %s MiB\n' "$(rss_mib VmRSS)" "$(rss_mib VmHWM)"
 timed "ls @process/echo" ls -f "$mnt/@process/echo"
 echoes=$(grep -cvx '\.\|\.\.\|@latest' "$work/out")
 timed "ls -l @process/echo" ls -l "$mnt/@process/echo"

@@ -46,7 +46,7 @@ async fn directories_attributes_and_literals() {
         .readdir(fh)
         .unwrap()
         .iter()
-        .map(|e| e.name.clone())
+        .map(|e| e.name.to_string())
         .collect();
     fs.release(fh);
     assert_eq!(&names[..2], [".", ".."]);
@@ -242,7 +242,7 @@ async fn the_listing_follows_every_page() {
     let (views, jobs_listed): (Vec<&str>, Vec<&str>) = entries
         .iter()
         .skip(2)
-        .map(|e| e.name.as_str())
+        .map(|e| &*e.name)
         .partition(|n| n.starts_with('@'));
     assert_eq!(views, ["@process", "@status", "@date"]);
     let expected = jobs::LISTED_SAMPLES + 2500;
@@ -367,5 +367,7 @@ async fn a_first_path_walk_asks_for_its_job_alone() {
     let root = fs.opendir(ROOT_INO).await.unwrap();
     let listed = fs.readdir(root).unwrap();
     let job = fs.lookup(ROOT_INO, jobs::FILES).await.unwrap().ino;
-    assert!(listed.iter().any(|e| e.name == jobs::FILES && e.ino == job));
+    assert!(listed
+        .iter()
+        .any(|e| &*e.name == jobs::FILES && e.ino == job));
 }

@@ -17,7 +17,8 @@ use crate::tree::{Attr, Content, Doc, Node, Tree};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {
     pub ino: u64,
-    pub name: String,
+    /// Shared with the tree's listing: an open directory of 100,000 jobs copies no name.
+    pub name: Arc<str>,
     pub is_dir: bool,
     /// A symbolic link (a view's job, `@latest`, a workflow step).
     pub is_link: bool,
@@ -109,7 +110,7 @@ impl WeaverFs {
     }
 
     pub async fn getattr(&self, ino: u64) -> Result<Attr> {
-        let node = self.tree.node(ino)?;
+        let node = self.tree.peek_node(ino)?;
         self.tree.attr(&node).await
     }
 
@@ -131,7 +132,7 @@ impl WeaverFs {
             let links = self.tree.bucket_entries(&node).await?;
             entries.extend(links.into_iter().map(|l| DirEntry {
                 ino: l.ino,
-                name: l.name.to_string(),
+                name: l.name,
                 is_dir: false,
                 is_link: true,
             }));
@@ -140,7 +141,7 @@ impl WeaverFs {
         let children = self.tree.children(&node).await?;
         entries.reserve(children.entries.len());
         for (name, child) in children.entries.iter() {
-            let child_node = self.tree.node(*child)?;
+            let child_node = self.tree.peek_node(*child)?;
             entries.push(DirEntry {
                 ino: *child,
                 name: name.clone(),
@@ -172,7 +173,7 @@ impl WeaverFs {
         let page: Vec<(usize, &DirEntry)> =
             entries.iter().enumerate().skip(from).take(count).collect();
         let attrs = futures::future::join_all(page.iter().map(|(_, e)| async {
-            let node = self.tree.node(e.ino)?;
+            let node = self.tree.peek_node(e.ino)?;
             self.tree.attr(&node).await
         }))
         .await;

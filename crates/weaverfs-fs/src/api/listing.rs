@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -77,6 +78,17 @@ impl Page {
     }
 }
 
+/// The shared copy of `name`.
+fn intern(names: &mut HashSet<Arc<str>>, name: Arc<str>) -> Arc<str> {
+    match names.get(&name) {
+        Some(shared) => shared.clone(),
+        None => {
+            names.insert(name.clone());
+            name
+        }
+    }
+}
+
 /// A listing query asking for status objects (a `next` link may not carry `detail`).
 fn with_detail(query: String) -> String {
     if query.split('&').any(|kv| kv.starts_with("detail=")) {
@@ -91,7 +103,9 @@ fn with_detail(query: String) -> String {
 /// full page asks for the next one even when `total` says it was the last (a 400 or an empty
 /// page ends the listing), and a page that brings no new id ends it (pages that repeat).
 pub async fn list_all(api: &ApiClient) -> Result<Vec<Listed>> {
-    let mut seen = HashSet::new();
+    let mut seen: HashSet<Arc<str>> = HashSet::new();
+    // A few distinct processes among many jobs: one copy of each name.
+    let mut processes: HashSet<Arc<str>> = HashSet::new();
     let mut ids = Vec::new();
     let mut page_no = 0usize;
     let mut query = format!("limit={PAGE_LIMIT}&page=0&detail=true");
@@ -112,12 +126,17 @@ pub async fn list_all(api: &ApiClient) -> Result<Vec<Listed>> {
         }
         let got = page.jobs.len();
         let before = ids.len();
-        for job in page.jobs {
+        total = page.total.or(total);
+        if page_no == 0 {
+            // Reserved, not touched: untouched pages of a large allocation cost no memory.
+            ids.reserve(total.map_or(0, |t| (t as usize).min(MAX_JOBS)));
+        }
+        for mut job in page.jobs {
             if ids.len() < MAX_JOBS && seen.insert(job.id.clone()) {
+                job.process = job.process.map(|p| intern(&mut processes, p));
                 ids.push(job);
             }
         }
-        total = page.total.or(total);
         page_no += 1;
         if got > 0 && ids.len() == before {
             tracing::warn!("job listing: page {query:?} holds no new job; the listing ends there");
@@ -265,7 +284,7 @@ mod tests {
         let body = br#"{"jobs":[{"jobID":"x","status":"running"},{"id":"y"},{"nothing":1}],
             "links":[{"href":"https://other/jobs?offset=2","rel":"next"}]}"#;
         let p = Page::parse(body, &base()).unwrap();
-        let ids: Vec<&str> = p.jobs.iter().map(|j| j.id.as_str()).collect();
+        let ids: Vec<&str> = p.jobs.iter().map(|j| &*j.id).collect();
         assert_eq!(ids, vec!["x", "y"]);
         assert_eq!(p.jobs[0].state, Some(crate::api::JobState::Running));
         assert_eq!(p.total, None);

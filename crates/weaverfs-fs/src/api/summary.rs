@@ -5,6 +5,7 @@
 //! memory.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -12,11 +13,13 @@ use serde_json::Value;
 
 use super::status::{parse_time, JobState};
 
-/// What the listing says of one job. Times are microseconds since the Unix epoch.
+/// What the listing says of one job. Times are microseconds since the Unix epoch. The id is
+/// shared by the root entry, the inode table and the views; the process name is shared by all
+/// the jobs of that process (see `list_all`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
-    pub id: String,
-    pub process: Option<String>,
+    pub id: Arc<str>,
+    pub process: Option<Arc<str>>,
     /// None when the listing does not say (a bare id).
     pub state: Option<JobState>,
     pub created: Option<i64>,
@@ -25,7 +28,7 @@ pub struct Listed {
 }
 
 impl Listed {
-    pub fn bare(id: impl Into<String>) -> Listed {
+    pub fn bare(id: impl Into<Arc<str>>) -> Listed {
         Listed {
             id: id.into(),
             process: None,
@@ -119,8 +122,11 @@ impl<'de> Visitor<'de> for EntryVisitor {
         let at = |s: &Option<String>| s.as_deref().and_then(parse_time).map(micros);
         let created_at = at(&created);
         Ok(Some(Listed {
-            id,
-            process: process_id.or(process).filter(|p| !p.is_empty()),
+            id: id.into(),
+            process: process_id
+                .or(process)
+                .filter(|p| !p.is_empty())
+                .map(Into::into),
             state: status.as_deref().map(JobState::parse),
             created: created_at,
             time: at(&finished).or(at(&updated)).or(created_at),
@@ -164,7 +170,7 @@ mod tests {
                 "created":"2026-11-30T10:00:00+00:00","finished":"2026-11-30T10:00:05.5+00:00"}"#,
         )
         .unwrap();
-        assert_eq!(l.id, "a");
+        assert_eq!(&*l.id, "a");
         assert_eq!(l.process.as_deref(), Some("subset"));
         assert_eq!(l.state, Some(JobState::Successful));
         assert_eq!(l.created, Some(1_796_032_800_000_000));

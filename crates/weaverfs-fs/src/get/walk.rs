@@ -53,7 +53,7 @@ pub async fn walk_job(fs: &WeaverFs, job: &str) -> Result<Walked> {
             is_link,
         } in children
         {
-            let rel = dir.join(&name);
+            let rel = dir.join(&*name);
             if is_link {
                 // A workflow step's link leads out of the job: the step is a job of its own.
                 tracing::debug!("{}: a link to another job, not copied", rel.display());
@@ -96,7 +96,7 @@ async fn list(fs: &WeaverFs, ino: u64) -> Result<Vec<DirEntry>> {
     fs.release(fh);
     Ok(entries?
         .iter()
-        .filter(|e| e.name != "." && e.name != "..")
+        .filter(|e| &*e.name != "." && &*e.name != "..")
         .cloned()
         .collect())
 }

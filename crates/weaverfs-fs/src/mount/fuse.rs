@@ -291,7 +291,7 @@ impl Filesystem for FuseAdapter {
                 FileType::RegularFile
             };
             // The offset of an entry is the position of the next one.
-            if reply.add(INodeNo(e.ino), i as u64 + 1, kind, &e.name) {
+            if reply.add(INodeNo(e.ino), i as u64 + 1, kind, &*e.name) {
                 break;
             }
         }
@@ -320,7 +320,7 @@ impl Filesystem for FuseAdapter {
                         if reply.add(
                             INodeNo(e.ino),
                             i as u64 + 1,
-                            &e.name,
+                            &*e.name,
                             &attr.ttl,
                             &fattr,
                             Generation(0),

@@ -10,7 +10,8 @@ use serde_json::Value;
 use super::naming::UniqueNames;
 use super::steps::{self, Step, StepJob};
 use super::views::{self, LinkEntry, View, ViewDir, ViewIndex, LATEST};
-use super::{lock, ChildSpec, Content, JobSnapshot, Node, RootJobs, Tree, ROOT_INO};
+use super::{lock, ChildSpec, Content, JobSnapshot, Node, Tree, ROOT_INO};
+use crate::api::listing::Listed;
 use crate::api::{JobDocument, JobStatus};
 use crate::error::{FsError, Result};
 
@@ -66,20 +67,8 @@ impl Tree {
         Ok(self.view_index())
     }
 
-    /// Rebuilds the views from a fresh root listing: `named` are the root's entries.
-    pub(super) fn set_views(&self, named: &[(String, Arc<Node>)], jobs: RootJobs) {
-        let rows = jobs
-            .into_iter()
-            .filter_map(|(i, listed)| {
-                let (name, node) = named.get(i)?;
-                // The name is the id unless the listing renamed it: share the id's string.
-                let name: Arc<str> = match &node.content {
-                    Content::Job(id) if **id == **name => id.clone(),
-                    _ => Arc::from(name.as_str()),
-                };
-                Some((name, node.ino, listed))
-            })
-            .collect();
+    /// Rebuilds the views from a fresh root listing: `(root name, inode, summary)` of each job.
+    pub(super) fn set_views(&self, rows: impl Iterator<Item = (Arc<str>, u64, Listed)>) {
         let index = ViewIndex::build(rows);
         let before = self.view_index().missing;
         if index.missing != before && index.missing.iter().any(|&n| n > 0) {

@@ -103,10 +103,38 @@ pub struct Tree {
     steps: Mutex<LruCache<Arc<str>, links::StepsRead>>,
 }
 
+/// The inode numbers handed out. Listed jobs get `JOB_BIT | n`, `n` their place in `jobs`, and
+/// no node until one is asked for by inode (a lookup, an `opendir`): a root of 100,000 jobs
+/// costs an id each, not a node each.
 struct Inodes {
     nodes: HashMap<u64, Arc<Node>>,
-    by_name: HashMap<(u64, String), u64>,
+    by_name: HashMap<(u64, Arc<str>), u64>,
     next: u64,
+    jobs: Vec<Arc<str>>,
+}
+
+impl Inodes {
+    /// The id of a listed job's inode.
+    fn listed_id(&self, ino: u64) -> Option<&Arc<str>> {
+        if ino & views::JOB_BIT == 0 {
+            return None;
+        }
+        self.jobs.get((ino & !views::JOB_BIT) as usize)
+    }
+
+    /// The node of a listed job's inode, made now (not kept).
+    fn listed_job(&self, ino: u64, mtime: SystemTime) -> Option<Node> {
+        let id = self.listed_id(ino)?.clone();
+        Some(Node::new(ino, ROOT_INO, Content::Job(id), mtime))
+    }
+
+    /// Whether `ino` is the directory of job `id`.
+    fn is_job(&self, ino: u64, id: &str) -> bool {
+        match self.nodes.get(&ino) {
+            Some(node) => matches!(&node.content, Content::Job(j) if **j == *id),
+            None => self.listed_id(ino).is_some_and(|j| **j == *id),
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -135,6 +163,7 @@ impl Tree {
                 nodes: HashMap::from([(ROOT_INO, root)]),
                 by_name: HashMap::new(),
                 next: ROOT_INO + 1,
+                jobs: Vec::new(),
             }),
             jobs: Mutex::new(HashMap::new()),
             docs: Mutex::new(HashMap::new()),
@@ -148,26 +177,51 @@ impl Tree {
         &self.api
     }
 
+    /// The node of an inode; a listed job's is made and kept from now on (its listing and its
+    /// caches live in it).
     pub fn node(&self, ino: u64) -> Result<Arc<Node>> {
+        self.find_node(ino, true)
+    }
+
+    /// The node of an inode for its attributes: a listed job's that was never looked up is made
+    /// for the call and not kept, so `ls -l` of a large root keeps no node per job.
+    pub fn peek_node(&self, ino: u64) -> Result<Arc<Node>> {
+        self.find_node(ino, false)
+    }
+
+    fn find_node(&self, ino: u64, keep: bool) -> Result<Arc<Node>> {
         if ino & (views::LINK_BIT | views::LATEST_BIT) != 0 {
             return self.derived_link(ino);
         }
-        lock(&self.inodes)
-            .nodes
-            .get(&ino)
-            .cloned()
-            .ok_or_else(|| FsError::NotFound(format!("inode {ino}")))
+        let mut inodes = lock(&self.inodes);
+        if let Some(node) = inodes.nodes.get(&ino) {
+            return Ok(node.clone());
+        }
+        let node = inodes
+            .listed_job(ino, self.mounted_at)
+            .map(Arc::new)
+            .ok_or_else(|| FsError::NotFound(format!("inode {ino}")))?;
+        if keep {
+            inodes.nodes.insert(ino, node.clone());
+        }
+        Ok(node)
     }
 
-    /// The node for `(parent, spec.name)`: the same inode number as before; a new node when the
+    /// The node for `(parent, name)`: the same inode number as before; a new node when the
     /// content changed, so its caches start afresh.
-    fn register(&self, parent: u64, spec: ChildSpec, mtime: SystemTime) -> Arc<Node> {
+    fn register(
+        &self,
+        parent: u64,
+        name: Arc<str>,
+        content: Content,
+        mtime: SystemTime,
+    ) -> Arc<Node> {
         let mut inodes = lock(&self.inodes);
-        let key = (parent, spec.name);
+        let key = (parent, name);
         let ino = match inodes.by_name.get(&key) {
             Some(&ino) => {
                 if let Some(node) = inodes.nodes.get(&ino) {
-                    if node.content == spec.content {
+                    if node.content == content {
                         return node.clone();
                     }
                 }
@@ -180,12 +234,39 @@ impl Tree {
                 ino
             }
         };
-        let node = Arc::new(Node::new(ino, parent, spec.content, mtime));
+        let node = Arc::new(Node::new(ino, parent, content, mtime));
         inodes.nodes.insert(ino, node.clone());
         node
     }
 
-    /// The entry `name` of directory `parent`.
+    /// Adds the listed jobs to `entries`, in order, with the inode each name had in the previous
+    /// listing (or from a lookup before it), else a new `JOB_BIT` number. No node is made.
+    fn add_jobs(
+        &self,
+        jobs: &RootJobs,
+        previous: Option<&Listing>,
+        entries: &mut Vec<(Arc<str>, u64)>,
+    ) {
+        let mut inodes = lock(&self.inodes);
+        for (i, job) in jobs.jobs.iter().enumerate() {
+            let name = jobs.renamed.get(&i).unwrap_or(&job.id).clone();
+            let known = previous
+                .and_then(|l| l.get(&name))
+                .or_else(|| inodes.by_name.get(&(ROOT_INO, name.clone())).copied());
+            let ino = match known.filter(|&ino| inodes.is_job(ino, &job.id)) {
+                Some(ino) => ino,
+                None => {
+                    let ino = views::JOB_BIT | inodes.jobs.len() as u64;
+                    inodes.jobs.push(job.id.clone());
+                    ino
+                }
+            };
+            entries.push((name, ino));
+        }
+    }
+
+    /// The entry `name` of directory `parent`, for its attributes (a listed job's node may be
+    /// made for the call only; `node` keeps it).
     pub async fn lookup(&self, parent: &Arc<Node>, name: &str) -> Result<Arc<Node>> {
         if !parent.content.is_dir() {
             return Err(FsError::NotDir);
@@ -203,8 +284,10 @@ impl Tree {
                 ),
                 Err(_) => (None, false),
             };
+            // A listed job's node is kept only once it is opened or looked into: `ls -l` of a
+            // large root looks every job up again after the entry TTL.
             if let Some(ino) = known {
-                return self.node(ino);
+                return self.peek_node(ino);
             }
             // Before the first listing, a path walk to one job asks for that job alone, not
             // for every page of the root (a fresh mount's first read; a script on a node).
@@ -215,7 +298,7 @@ impl Tree {
             match self.children(parent).await {
                 Ok(listing) => {
                     if let Some(ino) = listing.get(name) {
-                        return self.node(ino);
+                        return self.peek_node(ino);
                     }
                 }
                 Err(e) => tracing::warn!("job listing: {e}"),
@@ -235,8 +318,8 @@ impl Tree {
     /// `cp -r` and backups of the mount never meet it.
     fn stats_dir(&self) -> Arc<Node> {
         let file = ChildSpec::new(STATS_FILE, Content::Stats);
-        let spec = ChildSpec::new(STATS_DIR, Content::Static(Arc::from([file])));
-        self.register(ROOT_INO, spec, self.mounted_at)
+        let content = Content::Static(Arc::from([file]));
+        self.register(ROOT_INO, STATS_DIR.into(), content, self.mounted_at)
     }
 
     /// A job that the listing does not show (private, newer than the listing) still resolves.
@@ -252,8 +335,9 @@ impl Tree {
         }
         match self.job(name).await {
             Ok(snapshot) => {
-                let spec = ChildSpec::new(name, Content::Job(name.into()));
-                Ok(self.register(ROOT_INO, spec, self.job_mtime(&snapshot)))
+                let name: Arc<str> = name.into();
+                let content = Content::Job(name.clone());
+                Ok(self.register(ROOT_INO, name, content, self.job_mtime(&snapshot)))
             }
             Err(FsError::NotFound(_)) => {
                 lock(&self.absent).put(name.to_string(), Instant::now());
@@ -284,7 +368,7 @@ impl Tree {
                 tracing::warn!("keeping the previous listing of inode {}: {e}", dir.ino);
                 let previous = listing
                     .as_ref()
-                    .map(|l| l.entries.clone())
+                    .map(|l| l.entries.to_vec())
                     .unwrap_or_default();
                 let kept = Arc::new(Listing::new(previous, ttl));
                 *listing = Some(kept.clone());
@@ -292,19 +376,28 @@ impl Tree {
             }
             Err(e) => return Err(e),
         };
-        let named: Vec<(String, Arc<Node>)> = specs
-            .into_iter()
-            .map(|spec| (spec.name.clone(), self.register(dir.ino, spec, mtime)))
-            .collect();
-        if let Some(jobs) = jobs {
-            self.set_views(&named, jobs);
+        let mut entries =
+            Vec::with_capacity(specs.len() + jobs.as_ref().map_or(0, |j| j.jobs.len()));
+        let mut made = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let name: Arc<str> = spec.name.into();
+            let node = self.register(dir.ino, name.clone(), spec.content, mtime);
+            entries.push((name, node.ino));
+            made.push(node);
         }
-        self.probe_files(named.iter().map(|(_, n)| n));
-        let fresh = Arc::new(Listing::new(
-            named.into_iter().map(|(name, n)| (name, n.ino)).collect(),
-            ttl,
-        ));
+        if let Some(jobs) = jobs {
+            let first = entries.len();
+            self.add_jobs(&jobs, listing.as_deref(), &mut entries);
+            let rows = entries[first..].iter().cloned().zip(jobs.jobs);
+            self.set_views(rows.map(|((name, ino), job)| (name, ino, job)));
+        }
+        self.probe_files(made.iter());
+        let large = entries.len() >= TRIM_AFTER;
+        let fresh = Arc::new(Listing::new(entries, ttl));
         *listing = Some(fresh.clone());
+        if large {
+            release_freed_memory();
+        }
         Ok(fresh)
     }
 
@@ -378,26 +471,24 @@ impl Tree {
     async fn list(&self, dir: &Node) -> Result<(Vec<ChildSpec>, SystemTime, Option<RootJobs>)> {
         match &dir.content {
             Content::Root => {
-                let listed = self.api.list_jobs().await?;
+                let mut jobs = self.api.list_jobs().await?;
                 let mut names = UniqueNames::reserving(&[STATS_DIR]);
-                let mut specs: Vec<ChildSpec> = View::ALL
+                let specs: Vec<ChildSpec> = View::ALL
                     .iter()
                     .map(|v| {
                         let name = names.claim(v.name());
                         ChildSpec::new(name, Content::View(ViewDir::Top(*v)))
                     })
                     .collect();
-                let mut jobs = Vec::with_capacity(listed.len());
-                for job in listed {
-                    if !naming::addressable_job_id(&job.id) {
-                        continue;
+                jobs.retain(|job| naming::addressable_job_id(&job.id));
+                let mut renamed = HashMap::new();
+                for (i, job) in jobs.iter().enumerate() {
+                    let name = names.claim_shared(&job.id, &"job listing");
+                    if !Arc::ptr_eq(&name, &job.id) {
+                        renamed.insert(i, name);
                     }
-                    let name = names.claim_in(&job.id, &"job listing");
-                    jobs.push((specs.len(), job));
-                    let id: Arc<str> = Arc::from(jobs.last().unwrap().1.id.as_str());
-                    specs.push(ChildSpec::new(name, Content::Job(id)));
                 }
-                Ok((specs, self.mounted_at, Some(jobs)))
+                Ok((specs, self.mounted_at, Some(RootJobs { jobs, renamed })))
             }
             Content::Job(id) => {
                 let snap = self.job(id).await?;
@@ -459,9 +550,25 @@ impl Tree {
     }
 }
 
-/// What the root listing says of its jobs: each job's position in the root's entries, and the
-/// listing's summary of it.
-type RootJobs = Vec<(usize, Listed)>;
+/// What the root listing says of its jobs, in the root's order after the views: the listing's
+/// summary of each, and the root name of the few whose id is not their name as is.
+struct RootJobs {
+    jobs: Vec<Listed>,
+    renamed: HashMap<usize, Arc<str>>,
+}
+
+/// A directory this large gives the memory its listing freed back to the system.
+const TRIM_AFTER: usize = 10_000;
+
+/// Returns freed heap pages to the system: glibc keeps the pages the listing pages and the
+/// temporary vectors of a large listing used, in each thread's arena, until told.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointers; it only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
 
 impl Tree {
     fn job_mtime(&self, snap: &JobSnapshot) -> SystemTime {

@@ -2,6 +2,7 @@
 //! server sends, and unique names within a directory.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use crate::api::results::media_essence;
 
@@ -144,14 +145,14 @@ pub fn addressable_job_id(id: &str) -> bool {
 /// Hands out names unique within one directory: the second `a.json` becomes `a-2.json`.
 #[derive(Debug, Default)]
 pub struct UniqueNames {
-    taken: HashSet<String>,
+    taken: HashSet<Arc<str>>,
 }
 
 impl UniqueNames {
     /// Names that are already used (like `.job`).
     pub fn reserving(names: &[&str]) -> Self {
         UniqueNames {
-            taken: names.iter().map(|n| n.to_string()).collect(),
+            taken: names.iter().map(|n| Arc::from(*n)).collect(),
         }
     }
 
@@ -165,10 +166,19 @@ impl UniqueNames {
         name
     }
 
+    /// Like [`UniqueNames::claim_in`], returning `wanted` itself (no copy) when it is free and
+    /// safe: a root of 100,000 job ids keeps one string per id.
+    pub fn claim_shared(&mut self, wanted: &Arc<str>, place: &dyn std::fmt::Display) -> Arc<str> {
+        if safe_name(wanted) == **wanted && self.taken.insert(wanted.clone()) {
+            return wanted.clone();
+        }
+        self.claim_in(wanted, place).into()
+    }
+
     /// A safe name for `wanted`, with a `-N` suffix (before the extension) if it is taken.
     pub fn claim(&mut self, wanted: &str) -> String {
         let wanted = safe_name(wanted);
-        if self.taken.insert(wanted.clone()) {
+        if self.taken.insert(Arc::from(wanted.as_str())) {
             return wanted;
         }
         let (stem, ext) = match extension_of(&wanted) {
@@ -183,7 +193,7 @@ impl UniqueNames {
                 cut -= 1;
             }
             let candidate = format!("{}{suffix}", &stem[..cut]);
-            if self.taken.insert(candidate.clone()) {
+            if self.taken.insert(Arc::from(candidate.as_str())) {
                 return candidate;
             }
         }

@@ -1,6 +1,5 @@
 //! The nodes of the namespace: what each entry is, its cached state, and its attributes.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -99,29 +98,36 @@ pub struct Node {
     last_opened: std::sync::Mutex<Option<Arc<str>>>,
 }
 
-/// A directory's entries as last listed, in order, with an index by name.
+/// A directory's entries as last listed, in order, with an index by name: the entries' places
+/// sorted by name (4 bytes an entry; the names are shared with the inode table and the views).
 #[derive(Debug, Default)]
 pub struct Listing {
-    pub entries: Vec<(String, u64)>,
-    index: HashMap<String, u64>,
+    pub entries: Box<[(Arc<str>, u64)]>,
+    by_name: Box<[u32]>,
     pub(super) at: Option<Instant>,
     /// How long it was to be trusted when it was made.
     pub(super) ttl: Duration,
 }
 
 impl Listing {
-    pub(super) fn new(entries: Vec<(String, u64)>, ttl: Duration) -> Self {
-        let index = entries.iter().cloned().collect();
+    pub(super) fn new(entries: Vec<(Arc<str>, u64)>, ttl: Duration) -> Self {
+        let entries = entries.into_boxed_slice();
+        let mut by_name: Vec<u32> = (0..entries.len() as u32).collect();
+        by_name.sort_unstable_by(|&a, &b| entries[a as usize].0.cmp(&entries[b as usize].0));
         Listing {
             entries,
-            index,
+            by_name: by_name.into_boxed_slice(),
             at: Some(Instant::now()),
             ttl,
         }
     }
 
     pub fn get(&self, name: &str) -> Option<u64> {
-        self.index.get(name).copied()
+        let i = self
+            .by_name
+            .binary_search_by(|&i| (*self.entries[i as usize].0).cmp(name))
+            .ok()?;
+        Some(self.entries[self.by_name[i] as usize].1)
     }
 }
 

@@ -26,6 +26,8 @@ pub const UNKNOWN: &str = "@unknown";
 /// The marks of derived inode numbers (registered inodes count up from 1 and never reach them).
 pub const LINK_BIT: u64 = 1 << 62;
 pub const LATEST_BIT: u64 = 1 << 61;
+/// The mark of a listed job's directory: `JOB_BIT | its place in the tree's table of job ids`.
+pub const JOB_BIT: u64 = 1 << 60;
 
 /// The states `@status/` always shows, in this order; `unknown` only when some job has it.
 const STATES: [JobState; 7] = [
@@ -127,45 +129,65 @@ pub fn day_name(micros: i64) -> Option<String> {
     ))
 }
 
-/// Groups rows by their key: the buckets (sorted by name, `always` included even when empty)
-/// and each row's bucket.
-fn group(keys: &[Arc<str>], always: &[&str]) -> (Vec<Bucket>, Vec<u32>) {
-    let mut names: Vec<&str> = keys
-        .iter()
-        .map(|k| &**k)
-        .chain(always.iter().copied())
-        .collect::<std::collections::HashSet<&str>>()
-        .into_iter()
-        .collect();
-    names.sort_unstable();
-    let index: HashMap<&str, u32> = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (*n, i as u32))
-        .collect();
-    let of_row = keys.iter().map(|k| index[&**k]).collect();
-    let buckets = names
-        .into_iter()
-        .map(|name| Bucket {
-            name: Arc::from(name),
-            ..Default::default()
-        })
-        .collect();
-    (buckets, of_row)
+/// The buckets of one view as rows are added: each distinct key once, numbered as first met.
+#[derive(Default)]
+struct Grouping {
+    index: HashMap<Arc<str>, u32>,
+}
+
+impl Grouping {
+    fn with(always: &[&str]) -> Self {
+        let mut g = Grouping::default();
+        for name in always {
+            g.of(Arc::from(*name));
+        }
+        g
+    }
+
+    fn of(&mut self, key: Arc<str>) -> u32 {
+        let next = self.index.len() as u32;
+        *self.index.entry(key).or_insert(next)
+    }
+
+    /// The buckets sorted by name, and each first-met number's place among them.
+    fn finish(self) -> (Vec<Bucket>, Vec<u32>) {
+        let mut names: Vec<(Arc<str>, u32)> = self.index.into_iter().collect();
+        names.sort_unstable();
+        let mut place = vec![0u32; names.len()];
+        for (i, (_, first)) in names.iter().enumerate() {
+            place[*first as usize] = i as u32;
+        }
+        let buckets = names
+            .into_iter()
+            .map(|(name, _)| Bucket {
+                name,
+                ..Default::default()
+            })
+            .collect();
+        (buckets, place)
+    }
 }
 
 impl ViewIndex {
     /// Builds the views of the listed jobs: `(name in the root, job directory inode, summary)`.
-    pub fn build(jobs: Vec<(Arc<str>, u64, Listed)>) -> ViewIndex {
+    /// Taken one by one, so the caller's summaries are dropped as the rows are made.
+    pub fn build(jobs: impl IntoIterator<Item = (Arc<str>, u64, Listed)>) -> ViewIndex {
         let unknown: Arc<str> = Arc::from(UNKNOWN);
         let mut missing = [0; 3];
-        let mut interned: HashMap<String, Arc<str>> = HashMap::new();
-        let mut keys: [Vec<Arc<str>>; 3] = Default::default();
+        // Process names and days, each kept once (their bucket's name).
+        let mut safe: HashMap<Arc<str>, Arc<str>> = HashMap::new();
+        let mut days: HashMap<String, Arc<str>> = HashMap::new();
+        let always: Vec<&str> = STATES[..6].iter().map(|s| s.as_str()).collect();
+        let mut groups = [
+            Grouping::default(),
+            Grouping::with(&always),
+            Grouping::default(),
+        ];
         let state_names: Vec<Arc<str>> = STATES.iter().map(|s| Arc::from(s.as_str())).collect();
-        let mut rows = Vec::with_capacity(jobs.len());
+        let mut rows = Vec::new();
         for (name, ino, l) in jobs {
             let process = match l.process {
-                Some(p) => interned
+                Some(p) => safe
                     .entry(p)
                     .or_insert_with_key(|p| Arc::from(crate::tree::naming::safe_name(p)))
                     .clone(),
@@ -179,7 +201,7 @@ impl ViewIndex {
                 JobState::Unknown
             });
             let day = match l.created.and_then(day_name) {
-                Some(d) => interned
+                Some(d) => days
                     .entry(d)
                     .or_insert_with_key(|d| Arc::from(d.as_str()))
                     .clone(),
@@ -188,34 +210,34 @@ impl ViewIndex {
                     unknown.clone()
                 }
             };
-            keys[0].push(process);
             let s = STATES.iter().position(|s| *s == state).unwrap_or(6);
-            keys[1].push(state_names[s].clone());
-            keys[2].push(day);
+            let bucket = [
+                groups[0].of(process),
+                groups[1].of(state_names[s].clone()),
+                groups[2].of(day),
+            ];
             rows.push(Row {
                 name,
                 ino,
                 state,
                 created: l.created.unwrap_or(i64::MIN),
                 time: l.time,
-                bucket: [0; 3],
+                bucket,
             });
         }
-        let always: Vec<&str> = STATES[..6].iter().map(|s| s.as_str()).collect();
-        let [pk, sk, dk] = keys;
-        let (mut pb, p_of) = group(&pk, &[]);
-        let (mut sb, s_of) = group(&sk, &always);
-        let (mut db, d_of) = group(&dk, &[]);
-        for (i, row) in rows.iter_mut().enumerate() {
-            row.bucket = [p_of[i], s_of[i], d_of[i]];
+        let [(mut pb, p_at), (mut sb, s_at), (mut db, d_at)] = groups.map(Grouping::finish);
+        for row in rows.iter_mut() {
+            let [p, s, d] = row.bucket;
+            row.bucket = [p_at[p as usize], s_at[s as usize], d_at[d as usize]];
         }
         // Rows sorted by inode, buckets filled in the listing's order.
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        order.sort_by_key(|&i| rows[i].ino);
+        let mut order: Vec<u32> = (0..rows.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| rows[i as usize].ino);
         let mut position = vec![0u32; rows.len()];
         for (pos, &i) in order.iter().enumerate() {
-            position[i] = pos as u32;
+            position[i as usize] = pos as u32;
         }
+        drop(order);
         for (i, row) in rows.iter().enumerate() {
             let r = position[i];
             for (v, buckets) in [&mut pb, &mut sb, &mut db].into_iter().enumerate() {
@@ -224,8 +246,9 @@ impl ViewIndex {
                 b.time = b.time.max(row.time);
             }
         }
-        let mut sorted: Vec<Option<Row>> = rows.into_iter().map(Some).collect();
-        let rows: Vec<Row> = order.iter().map(|&i| sorted[i].take().unwrap()).collect();
+        drop(position);
+        rows.sort_unstable_by_key(|r| r.ino);
+        rows.shrink_to_fit();
         for b in pb.iter_mut() {
             b.latest = b
                 .rows
@@ -236,6 +259,9 @@ impl ViewIndex {
                     let (a, b) = (&rows[a as usize], &rows[b as usize]);
                     (a.created, a.time, &a.name).cmp(&(b.created, b.time, &b.name))
                 });
+        }
+        for b in pb.iter_mut().chain(sb.iter_mut()).chain(db.iter_mut()) {
+            b.rows.shrink_to_fit();
         }
         ViewIndex {
             rows,
@@ -365,8 +391,7 @@ mod tests {
         ViewIndex::build(
             jobs.into_iter()
                 .enumerate()
-                .map(|(i, (id, p, s, c))| (Arc::from(id), 100 - i as u64, listed(id, p, s, c)))
-                .collect(),
+                .map(|(i, (id, p, s, c))| (Arc::from(id), 100 - i as u64, listed(id, p, s, c))),
         )
     }
 
