@@ -3,8 +3,7 @@
 //! status objects (`detail=true`; OGC servers list them anyway), so the listing gives every job's
 //! process, state and times with no request per job.
 
-use std::collections::{HashMap, HashSet};
-use std::ops::Range;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -13,15 +12,12 @@ use serde_json::Value;
 use super::summary::Entry;
 pub use super::summary::Listed;
 use super::ApiClient;
-use crate::error::{FsError, Result};
+use crate::error::Result;
 
 /// Weaver's largest page.
 pub const PAGE_LIMIT: usize = 1000;
 /// A bound on pages followed, against a server whose `next` links never end.
 const MAX_PAGES: usize = 100_000;
-/// Pages asked for ahead of the one being read, when the server's `total` says they exist: a
-/// server spends most of a listing building its pages, and builds several at once.
-const PAGES_AHEAD: usize = 3;
 /// A bound on the jobs listed, so a server that invents ids forever cannot exhaust memory.
 pub const MAX_JOBS: usize = 1_000_000;
 
@@ -111,19 +107,11 @@ pub async fn list_all(api: &ApiClient) -> Result<Vec<Listed>> {
     let mut query = format!("limit={PAGE_LIMIT}&page=0&detail=true");
     let mut queries_done = HashSet::new();
     let mut total = None;
-    let mut ahead = Ahead::new(api);
     for _ in 0..MAX_PAGES {
         queries_done.insert(query.clone());
-        let this = page_number(&query);
-        let fetched = ahead.take(&query, this).await?;
-        let Some(page) = fetched else {
+        let Some(page) = api.jobs_page(&query).await? else {
             break;
         };
-        if let (Some(n), Some(t)) = (this, page.total.or(total)) {
-            let pages = (t as usize).div_ceil(PAGE_LIMIT);
-            let from = n + 1;
-            ahead.start(from..(from + PAGES_AHEAD).min(pages.max(from)));
-        }
         let got = page.jobs.len();
         let before = ids.len();
         total = page.total.or(total);
@@ -171,72 +159,6 @@ pub async fn list_all(api: &ApiClient) -> Result<Vec<Listed>> {
     Ok(ids)
 }
 
-/// Listing pages fetched ahead, by page number, each in its own task.
-struct Ahead<'a> {
-    api: &'a ApiClient,
-    pending: HashMap<usize, tokio::task::JoinHandle<Result<Option<Page>>>>,
-}
-
-impl<'a> Ahead<'a> {
-    fn new(api: &'a ApiClient) -> Self {
-        Ahead {
-            api,
-            pending: HashMap::new(),
-        }
-    }
-
-    /// Starts the pages numbered `pages` not started yet.
-    fn start(&mut self, pages: Range<usize>) {
-        for n in pages {
-            if let std::collections::hash_map::Entry::Vacant(slot) = self.pending.entry(n) {
-                let api = self.api.clone();
-                slot.insert(tokio::spawn(
-                    async move { api.jobs_page(&page_query(n)).await },
-                ));
-            }
-        }
-    }
-
-    /// The page `query` asks for (page number `n`): the one started ahead, else fetched now.
-    async fn take(&mut self, query: &str, n: Option<usize>) -> Result<Option<Page>> {
-        match n.and_then(|n| self.pending.remove(&n)) {
-            Some(task) => task
-                .await
-                .map_err(|e| FsError::Io(format!("job listing: {e}")))?,
-            None => self.api.jobs_page(query).await,
-        }
-    }
-}
-
-impl Drop for Ahead<'_> {
-    /// A listing that ends early (an error, a short page) leaves no page fetched after it.
-    fn drop(&mut self) {
-        for task in self.pending.values() {
-            task.abort();
-        }
-    }
-}
-
-/// The query of page `n` as fetched ahead.
-fn page_query(n: usize) -> String {
-    format!("limit={PAGE_LIMIT}&page={n}&detail=true")
-}
-
-/// `n` when `query` asks for no more than page `n` of `PAGE_LIMIT` jobs with details, in any
-/// order: the same page as `page_query(n)`, so it may be taken from those fetched ahead.
-fn page_number(query: &str) -> Option<usize> {
-    let mut page = None;
-    for kv in query.split('&') {
-        match kv.split_once('=')? {
-            ("page", n) => page = Some(n.parse().ok()?),
-            ("limit", l) if l.parse() == Ok(PAGE_LIMIT) => {}
-            ("detail", "true") => {}
-            _ => return None,
-        }
-    }
-    page
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,16 +178,6 @@ mod tests {
             Page::parse(body, &base()).unwrap().next_query.as_deref(),
             Some("offset=6")
         );
-    }
-
-    #[test]
-    fn only_plain_numbered_pages_are_fetched_ahead() {
-        assert_eq!(page_number("page=3&limit=1000&detail=true"), Some(3));
-        assert_eq!(page_number(&page_query(7)), Some(7));
-        assert_eq!(page_number("limit=1000&offset=2000&detail=true"), None);
-        assert_eq!(page_number("page=3&limit=10&detail=true"), None);
-        assert_eq!(page_number("page=3&limit=1000&status=failed"), None);
-        assert_eq!(page_number("page=x&limit=1000"), None);
     }
 
     #[test]
