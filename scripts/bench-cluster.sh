@@ -46,7 +46,7 @@ http {
 EOF
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" & pids+=($!)
 ap=$(port)
-"$bin" serve --addr 127.0.0.1:$ap --jobs-dir "$work/jobs" --files-url "http://127.0.0.1:$np" >/dev/null 2>&1 & pids+=($!)
+"$bin" serve sample --addr 127.0.0.1:$ap --jobs-dir "$work/jobs" --files-url "http://127.0.0.1:$np" >/dev/null 2>&1 & pids+=($!)
 sleep 1
 api=http://127.0.0.1:$ap/weaver
 origin_bytes() { awk -v u="/$job/out/big.bin" '$2 == u { b += $4 } END { printf "%.0f\n", b }' "$work/nginx/access.log"; }

@@ -26,7 +26,7 @@ echo "| latency per response | tool | files | MiB | seconds | MiB/s |"
 echo "| --- | --- | --- | --- | --- | --- |"
 for latency in "${latencies[@]}"; do
   port=$((20000 + RANDOM % 20000))
-  "$bin" serve --addr "127.0.0.1:$port" --big-file-size "$size" --latency-ms "$latency" \
+  "$bin" serve sample --addr "127.0.0.1:$port" --big-file-size "$size" --latency-ms "$latency" \
     >"$work/url" 2>/dev/null &
   server=$!
   for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done

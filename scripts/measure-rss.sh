@@ -19,7 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin" serve --addr "127.0.0.1:$port" --big-file-size 256M >"$work/url" 2>/dev/null &
+"$bin" serve sample --addr "127.0.0.1:$port" --big-file-size 256M >"$work/url" 2>/dev/null &
 server=$!
 for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
 url=$(cat "$work/url")

@@ -1,5 +1,5 @@
 //! The `weaverfs` command: `mount`, `unmount`, `get` (a job to a directory, without FUSE), `stats`,
-//! `demo` (mount the built-in sample server) and `serve`. Run as `mount.weaverfs` (a symlink), it
+//! `demo` (mount the built-in sample server) and `serve sample`. Run as `mount.weaverfs` (a symlink), it
 //! is the helper mount(8) calls.
 
 mod cli;
@@ -130,8 +130,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run the built-in sample server only, until Ctrl-C.
+    /// Serve something until Ctrl-C: `serve sample` runs the built-in sample server.
     Serve {
+        #[command(subcommand)]
+        what: ServeCommand,
+    },
+}
+
+/// What `weaverfs serve` serves.
+#[derive(Subcommand)]
+enum ServeCommand {
+    /// The built-in sample server alone (it prints its API URL), for scripts and benchmarks.
+    Sample {
         #[arg(long, default_value = "127.0.0.1:8090")]
         addr: SocketAddr,
         /// Size of the generated big file (e.g. 256M, 1G).
@@ -283,13 +293,16 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Cache { dir, clear } => weaverfs_fs::cache::disk::print_report(&dir, clear),
         Command::Stats { mountpoint, json } => weaverfs_fs::stats::print_stats(&mountpoint, json),
         Command::Serve {
-            addr,
-            big_file_size,
-            latency_ms,
-            ignore_range,
-            extra_jobs,
-            jobs_dir,
-            files_url,
+            what:
+                ServeCommand::Sample {
+                    addr,
+                    big_file_size,
+                    latency_ms,
+                    ignore_range,
+                    extra_jobs,
+                    jobs_dir,
+                    files_url,
+                },
         } => {
             let cfg = ServerConfig {
                 latency: Duration::from_millis(latency_ms),

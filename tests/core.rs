@@ -371,3 +371,38 @@ async fn a_first_path_walk_asks_for_its_job_alone() {
         .iter()
         .any(|e| &*e.name == jobs::FILES && e.ino == job));
 }
+
+/// Path-speaking front ends (WebDAV, Python) resolve through the views' links to the job's own
+/// entries, and a path that leaves the tree or names nothing says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_resolve_through_links_to_the_same_entries() {
+    let (_server, fs) = setup(small(), 8 << 20).await;
+    let direct = fs
+        .resolve(&format!("{}/count", jobs::LITERALS), true)
+        .await
+        .unwrap();
+    assert_eq!(direct.ino, ino_of(&fs, &[jobs::LITERALS, "count"]).await);
+    assert_eq!(fs.resolve("", true).await.unwrap().ino, ROOT_INO);
+    assert_eq!(fs.resolve("/./", true).await.unwrap().ino, ROOT_INO);
+    // A view's entry is a link to the job directory (`../../JOB`): followed on the way, kept
+    // as a link at the end unless asked.
+    let view = format!("@status/successful/{}", jobs::LITERALS);
+    let link = fs.resolve(&view, false).await.unwrap();
+    assert!(link.is_link);
+    let job = fs.resolve(&view, true).await.unwrap();
+    assert_eq!(job.ino, ino_of(&fs, &[jobs::LITERALS]).await);
+    let through = fs.resolve(&format!("{view}/count"), false).await.unwrap();
+    assert_eq!(through.ino, direct.ino);
+    assert!(matches!(
+        fs.resolve(&format!("{}/nothing-here", jobs::LITERALS), true)
+            .await,
+        Err(weaverfs_fs::error::FsError::NotFound(_))
+    ));
+    assert!(matches!(
+        fs.resolve(&format!("{}/count/deeper", jobs::LITERALS), true)
+            .await,
+        Err(weaverfs_fs::error::FsError::NotDir)
+    ));
+    // `..` never climbs above the root.
+    assert_eq!(fs.resolve("../..", true).await.unwrap().ino, ROOT_INO);
+}

@@ -187,6 +187,56 @@ impl WeaverFs {
         Ok(out)
     }
 
+    /// The entry at `path` (`JOB/out.nc`: names separated by `/`, from the root; empty or `/`
+    /// is the root), for front ends that speak in paths (WebDAV, Python). Links on the way
+    /// are followed, and so is a final link when `follow_last` is set: their targets are
+    /// relative to the link's directory, as the mount shows them. A loop of links is an error.
+    pub async fn resolve(&self, path: &str, follow_last: bool) -> Result<Attr> {
+        const MAX_LINKS: usize = 40;
+        // Names still to walk, last first; `..` pops the directory stack.
+        let mut todo: Vec<String> = path
+            .split('/')
+            .rev()
+            .filter(|n| !n.is_empty() && *n != ".")
+            .map(str::to_owned)
+            .collect();
+        let mut stack = vec![self.getattr(crate::tree::ROOT_INO).await?];
+        let mut links = 0;
+        while let Some(name) = todo.pop() {
+            let dir = stack.last().expect("the root stays").clone();
+            if name == ".." {
+                if stack.len() > 1 {
+                    stack.pop();
+                }
+                continue;
+            }
+            if !dir.is_dir {
+                return Err(FsError::NotDir);
+            }
+            let attr = self.lookup(dir.ino, &name).await?;
+            if attr.is_link && (follow_last || !todo.is_empty()) {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(FsError::Io(format!("{path}: too many levels of links")));
+                }
+                let target = self.readlink(attr.ino)?;
+                if target.starts_with('/') {
+                    stack.truncate(1);
+                }
+                todo.extend(
+                    target
+                        .split('/')
+                        .rev()
+                        .filter(|n| !n.is_empty() && *n != ".")
+                        .map(str::to_owned),
+                );
+                continue;
+            }
+            stack.push(attr);
+        }
+        Ok(stack.pop().expect("the root stays"))
+    }
+
     /// The target of a symbolic link.
     pub fn readlink(&self, ino: u64) -> Result<Arc<str>> {
         match &self.tree.node(ino)?.content {
