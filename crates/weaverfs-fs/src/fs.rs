@@ -203,7 +203,7 @@ impl WeaverFs {
         let mut stack = vec![self.getattr(crate::tree::ROOT_INO).await?];
         let mut links = 0;
         while let Some(name) = todo.pop() {
-            let dir = stack.last().expect("the root stays").clone();
+            let dir = *stack.last().expect("the root stays");
             if name == ".." {
                 if stack.len() > 1 {
                     stack.pop();
