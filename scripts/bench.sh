@@ -20,8 +20,8 @@
 # (scripts/nullfs). "First read" is open + pread of 4 KiB timed inside one process
 # (bench_io.py first): on a fresh mount by path (lookups included), and in a warm mount for a
 # file not opened before.
-# Writes docs/bench.tsv (every measure), docs/bench.md (tables) and docs/bench.png (chart), and
-# prints the tables. Not part of the test suite.
+# Writes docs/bench.tsv (every measure), docs/bench.md (tables) and docs/bench.png (chart); the
+# WAN part docs/bench-wan.tsv and docs/bench-wan.md; prints the tables. Not part of the test suite.
 #
 # Environment: BENCH_RUNS (3), BENCH_SYSTEMS (all: weaverfs rclone-fast rclone-off rclone-full
 # rclone160-off httpdirfs nullfs), BENCH_RCLONE_VENV (/opt/weaverfs-bench/rclone-venv), BENCH_WORKLOADS (all: seq_dd seq_cat random first ls_l cp ls_root), BENCH_DIR
