@@ -65,8 +65,13 @@ kernel here has no netem).
   at once, which flatters short transfers), congestion control beyond that queue, packet and
   header overhead (the cap counts TCP payload: a real 1 Gbit/s link carries ~117 MB/s of it,
   the emulated one 125 MB/s), TLS (everything is plain HTTP), DNS.
-- The emulator runs on the same two cores as everything else: its own ceiling is in the table
-  (the link rows), and it costs about 0.7-1 CPU-second per GiB carried.
+- Timers tick by the millisecond: a hop may be up to ~1 ms late (the link rows show 2.0-2.4
+  RTT for a 4 KiB range on a new connection, where the model says 2).
+- The emulator runs on the same two cores as everything else and costs about 0.6-1 CPU-second
+  per GiB carried: on a busy machine the link's ceiling for many streams (the "16 streams" row)
+  is far below the model's (16 × window/RTT), so read each system's throughput against that row
+  of the same run. At RTT 0, one curl stream through it got 85-98 % of what it got from nginx
+  directly (345-409 vs 415 MB/s at a load average of 13).
 
 ## How to rerun
 
