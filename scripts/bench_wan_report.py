@@ -67,8 +67,7 @@ kernel here has no netem).
   the emulated one 125 MB/s), TLS (everything is plain HTTP), DNS.
 - Timers tick by the millisecond: a hop may be up to ~1 ms late (the link rows show 2.0-2.4
   RTT for a 4 KiB range on a new connection, where the model says 2).
-- The emulator runs on the same two cores as everything else (at `nice -10` since this run's
-  figures were taken; they were at 0) and costs about 0.6-1 CPU-second
+- The emulator runs on the same two cores as everything else (at `nice -10`) and costs about 0.6-1 CPU-second
   per GiB carried: on a busy machine the link's ceiling for many streams (the "16 streams" row)
   is far below the model's (16 × window/RTT), so read each system's throughput against that row
   of the same run. At RTT 0, one curl stream through it got 85-98 % of what it got from nginx
