@@ -127,9 +127,15 @@ fn the_tarball_has_the_binary_man_page_completions_and_docs() {
         assert!(meta.len() > 0, "{rel} is empty");
     }
     let bin = dir.path().join("bin/weaverfs");
-    assert_eq!(fs::metadata(&bin).unwrap().permissions().mode() & 0o755, 0o755);
+    assert_eq!(
+        fs::metadata(&bin).unwrap().permissions().mode() & 0o755,
+        0o755
+    );
     let version = run(Command::new(&bin).arg("--version"));
-    assert!(version.starts_with(&format!("weaverfs {VERSION} ")), "{version}");
+    assert!(
+        version.starts_with(&format!("weaverfs {VERSION} ")),
+        "{version}"
+    );
     // The man page is this binary's, not a stale one.
     let man = run(Command::new("zcat").arg(dir.path().join("share/man/man1/weaverfs.1.gz")));
     assert_eq!(man, run(Command::new(&bin).arg("man")));
@@ -170,13 +176,16 @@ fn the_tarball_binary_needs_glibc_2_17_at_most_and_mounts_reads_and_unmounts_her
 /// archive.ubuntu.com once, kept under target/old-glibc/ for later runs.
 fn xenial_root() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/old-glibc/xenial");
-    if !root.join("usr/bin/ldd").exists() {
+    // ca-certificates: the HTTP client loads the system's CA roots when it is built, as it
+    // would on any real machine.
+    if !root.join("etc/ssl/certs/ca-certificates.crt").exists() {
         let _ = fs::remove_dir_all(&root);
         fs::create_dir_all(root.parent().unwrap()).unwrap();
         // The archive is Ubuntu's, its keyring is not in Debian: the packages come over plain
         // HTTP unverified, for a throwaway root in which only our binary runs.
         run(Command::new("debootstrap")
-            .args(["--variant=minbase", "--no-check-gpg", "xenial"])
+            .args(["--variant=minbase", "--include=ca-certificates", "--no-check-gpg"])
+            .arg("xenial")
             .arg(&root)
             .arg("http://archive.ubuntu.com/ubuntu"));
     }
@@ -194,14 +203,21 @@ fn the_tarball_binary_gets_a_job_on_a_glibc_2_23_system() {
     // which the chroot shares.
     let work = tempfile::tempdir_in(root.join("tmp")).unwrap();
     let inside = |p: &Path| Path::new("/").join(p.strip_prefix(&root).unwrap());
-    fs::copy(dir.path().join("bin/weaverfs"), work.path().join("weaverfs")).unwrap();
+    fs::copy(
+        dir.path().join("bin/weaverfs"),
+        work.path().join("weaverfs"),
+    )
+    .unwrap();
     let (_rt, server) = start_server(ServerConfig::default());
     let (rel, bytes) = text_file(&server);
     let version = run(Command::new("chroot")
         .arg(&root)
         .arg(inside(&work.path().join("weaverfs")))
         .arg("--version"));
-    assert!(version.starts_with(&format!("weaverfs {VERSION} ")), "{version}");
+    assert!(
+        version.starts_with(&format!("weaverfs {VERSION} ")),
+        "{version}"
+    );
     run(Command::new("chroot")
         .arg(&root)
         .arg(inside(&work.path().join("weaverfs")))
@@ -300,7 +316,10 @@ fn the_deb_installs_mounts_with_mount_t_weaverfs_and_removes_cleanly() {
         "/usr/share/zsh/vendor-completions/_weaverfs",
         "/usr/share/fish/vendor_completions.d/weaverfs.fish",
     ] {
-        assert!(files.contains(&PathBuf::from(want)), "{want} not in {files:?}");
+        assert!(
+            files.contains(&PathBuf::from(want)),
+            "{want} not in {files:?}"
+        );
     }
     let fields = run(Command::new("dpkg-deb").arg("-f").arg(&deb).arg("Depends"));
     assert!(fields.contains("fuse3"), "Depends: {fields}");
@@ -381,7 +400,7 @@ fn the_rpm_lists_the_binary_links_man_page_completions_and_requires_fuse3() {
     }
     for link in ["/usr/sbin/mount.weaverfs", "/usr/sbin/mount.fuse.weaverfs"] {
         let target = files.iter().find(|f| f.0 == link).unwrap().1;
-        assert_eq!(target, "/usr/bin/weaverfs", "{link}");
+        assert_eq!(target, "../bin/weaverfs", "{link}");
     }
     // The packaged binary is the release's glibc-2.17 one.
     let tar = unpacked_tarball();
@@ -393,7 +412,11 @@ fn the_rpm_lists_the_binary_links_man_page_completions_and_requires_fuse3() {
     assert!(requires.lines().any(|l| l.trim() == "fuse3"), "{requires}");
     // rpmbuild's own scan of the binary: no libc requirement newer than 2.17 either.
     for line in requires.lines().filter(|l| l.contains("GLIBC_")) {
-        let v = line.split("GLIBC_").nth(1).unwrap().trim_end_matches(")(64bit)");
+        let v = line
+            .split("GLIBC_")
+            .nth(1)
+            .unwrap()
+            .trim_end_matches(")(64bit)");
         let mut parts = v.split('.').map(|n| n.parse::<u32>().unwrap());
         let version = (parts.next().unwrap(), parts.next().unwrap_or(0));
         assert!(version <= GLIBC, "the rpm requires {line}");
@@ -464,9 +487,11 @@ impl UserSandbox {
             .unwrap()
     }
 
+    /// A command as `USER`, with the sandbox's home as HOME.
     fn as_user(&self, args: &[&str]) -> Output {
         Command::new("runuser")
-            .args(["-u", USER, "--"])
+            .args(["-u", USER, "--", "env"])
+            .arg(format!("HOME={}", self.home().display()))
             .args(args)
             .stdin(Stdio::null())
             .output()
@@ -476,8 +501,18 @@ impl UserSandbox {
 
 /// What scripts/install.sh runs, besides what the test fakes.
 const INSTALL_TOOLS: &[&str] = &[
-    "bash", "dirname", "basename", "id", "mktemp", "tar", "gzip", "sha256sum", "cp", "mkdir",
-    "rm", "sed",
+    "bash",
+    "dirname",
+    "basename",
+    "id",
+    "mktemp",
+    "tar",
+    "gzip",
+    "sha256sum",
+    "cp",
+    "mkdir",
+    "rm",
+    "sed",
 ];
 
 #[test]
@@ -485,9 +520,13 @@ fn install_sh_puts_the_tarball_in_a_users_home_without_root_and_it_mounts() {
     let sb = UserSandbox::new();
     // This machine has fusermount3; sudo is a fake that leaves a mark if anything calls it.
     let mark = sb.dir.path().join("sudo-was-called");
-    let bin = sb.bin_dir(&[], &[("sudo", &format!("touch {}; exit 1", mark.display()))]);
+    let bin = sb.bin_dir(
+        &[],
+        &[("sudo", &format!("touch {}; exit 1", mark.display()))],
+    );
     let out = sb.install(&format!("{}:/usr/bin:/bin", bin.display()));
-    let stderr = ok(out.clone(), "install.sh --from-tarball as a user") + &String::from_utf8_lossy(&out.stderr);
+    let stderr = ok(out.clone(), "install.sh --from-tarball as a user")
+        + &String::from_utf8_lossy(&out.stderr);
     assert!(!mark.exists(), "install.sh called sudo: {stderr}");
     let local = sb.home().join(".local");
     assert!(
@@ -520,12 +559,18 @@ fn install_sh_puts_the_tarball_in_a_users_home_without_root_and_it_mounts() {
         "cat as the user",
     );
     assert_eq!(cat.as_bytes(), bytes);
-    ok(sb.as_user(&[w, "unmount", mnt.to_str().unwrap()]), "unmount as the user");
+    ok(
+        sb.as_user(&[w, "unmount", mnt.to_str().unwrap()]),
+        "unmount as the user",
+    );
     assert!(!is_mounted(&mnt));
 }
 
 fn uid_of(user: &str) -> u32 {
-    run(Command::new("id").args(["-u", user])).trim().parse().unwrap()
+    run(Command::new("id").args(["-u", user]))
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -540,15 +585,24 @@ fn install_sh_without_root_or_sudo_names_the_admin_line_and_installs_what_it_can
         "{stderr}"
     );
     let weaverfs = sb.home().join(".local/bin/weaverfs");
-    let version = ok(sb.as_user(&[weaverfs.to_str().unwrap(), "--version"]), "--version");
-    assert!(version.starts_with(&format!("weaverfs {VERSION} ")), "{version}");
+    let version = ok(
+        sb.as_user(&[weaverfs.to_str().unwrap(), "--version"]),
+        "--version",
+    );
+    assert!(
+        version.starts_with(&format!("weaverfs {VERSION} ")),
+        "{version}"
+    );
 }
 
 #[test]
 fn install_sh_names_each_package_managers_line() {
     let tools = ["bash", "dirname", "id"];
     let cases = [
-        ("apt-get", "apt-get update && apt-get install -y fuse3 gcc libc6-dev"),
+        (
+            "apt-get",
+            "apt-get update && apt-get install -y fuse3 gcc libc6-dev",
+        ),
         ("dnf", "dnf install -y fuse3 gcc"),
         ("yum", "yum install -y fuse3 gcc"),
         ("zypper", "zypper --non-interactive install fuse3 gcc"),
@@ -579,6 +633,10 @@ fn install_sh_names_each_package_managers_line() {
             fs::set_permissions(bin.path().join(present), fs::Permissions::from_mode(0o755))
                 .unwrap();
         }
-        assert_eq!(line(bin.path()).trim(), "", "{manager} with cc and fusermount");
+        assert_eq!(
+            line(bin.path()).trim(),
+            "",
+            "{manager} with cc and fusermount"
+        );
     }
 }
