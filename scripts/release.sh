@@ -5,9 +5,9 @@
 # zig from PyPI), so one build runs on every maintained x86_64 Linux: RHEL/Rocky/Alma 8 (glibc
 # 2.28), Ubuntu 20.04 (2.31), Debian 11 (2.31) and newer.
 #
-# The tools go under target/release-tools/ (not system-wide) and are kept there, so a second run
-# costs only the build: a Python venv with ziglang and cargo-zigbuild (PyPI wheels), and
-# cargo-deb (`cargo install --locked`, a few minutes the first time). The .deb comes from
+# The tools (the versions this was tested with) go under target/release-tools/, not system-wide,
+# and are kept there, so a second run costs only the build: a Python venv with ziglang and
+# cargo-zigbuild (PyPI wheels), and cargo-deb (`cargo install --locked`, a few minutes once). The .deb comes from
 # [package.metadata.deb] in Cargo.toml, the .rpm from packaging/weaverfs.spec (rpmbuild, from
 # Debian's `rpm` package) with the name, version, licence and summary of Cargo.toml; both take
 # the files this script stages in target/release-stage/.
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target_dir=${CARGO_TARGET_DIR:-target}
-tools="$target_dir/release-tools"
+tools=$(realpath -m "$target_dir/release-tools")
 stage=target/release-stage # named in Cargo.toml's package metadata: always under ./target
 dist=dist
 triple=x86_64-unknown-linux-gnu
@@ -27,15 +27,15 @@ say() { echo "release.sh: $*" >&2; }
 if [ ! -x "$tools/venv/bin/cargo-zigbuild" ]; then
   say "installing ziglang and cargo-zigbuild from PyPI into $tools/venv"
   python3 -m venv "$tools/venv"
-  "$tools/venv/bin/pip" install -q --disable-pip-version-check ziglang cargo-zigbuild
+  "$tools/venv/bin/pip" install -q --disable-pip-version-check ziglang==0.17.1 cargo-zigbuild==0.24.1
 fi
 if [ ! -x "$tools/bin/cargo-deb" ]; then
   say "installing cargo-deb into $tools (cargo install --locked; a few minutes, once)"
-  cargo install --locked --quiet --root "$tools" cargo-deb
+  cargo install --locked --quiet --root "$tools" cargo-deb@3.8.0
 fi
 command -v rpmbuild >/dev/null || { say "needs rpmbuild for the .rpm: apt-get install rpm (or dnf install rpm-build)"; exit 1; }
 # cargo-zigbuild runs `python3 -m ziglang` with the venv's python; cargo finds the subcommands.
-export PATH="$PWD/$tools/venv/bin:$PWD/$tools/bin:$PATH"
+export PATH="$tools/venv/bin:$tools/bin:$PATH"
 
 # --- the binary --------------------------------------------------------------------------------
 say "building weaverfs for $triple with glibc $glibc (cargo zigbuild)"
