@@ -184,7 +184,11 @@ fn xenial_root() -> PathBuf {
         // The archive is Ubuntu's, its keyring is not in Debian: the packages come over plain
         // HTTP unverified, for a throwaway root in which only our binary runs.
         run(Command::new("debootstrap")
-            .args(["--variant=minbase", "--include=ca-certificates", "--no-check-gpg"])
+            .args([
+                "--variant=minbase",
+                "--include=ca-certificates",
+                "--no-check-gpg",
+            ])
             .arg("xenial")
             .arg(&root)
             .arg("http://archive.ubuntu.com/ubuntu"));
