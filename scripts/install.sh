@@ -87,7 +87,7 @@ install_system_packages() {
     DEBIAN_FRONTEND=noninteractive sh -c "$line" >/dev/null && return 0
   elif command -v sudo >/dev/null; then
     say "installing ${need[*]} with sudo"
-    sudo DEBIAN_FRONTEND=noninteractive sh -c "$line" >/dev/null && return 0
+    sudo env DEBIAN_FRONTEND=noninteractive sh -c "$line" >/dev/null && return 0
   fi
   say "weaverfs needs ${need[*]}; an admin must run (as root): $line"
   return 1
