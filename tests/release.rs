@@ -1,7 +1,7 @@
 //! The release that scripts/release.sh builds into dist/ (scripts/test.sh runs it once, before
 //! the tests; `WEAVERFS_DIST` names another directory): the tarball's binary needs no glibc
-//! newer than 2.17, mounts the sample server here and runs on a real glibc 2.23 (an Ubuntu 16.04
-//! root made by debootstrap); the .deb installs, mounts through `mount -t weaverfs` and its
+//! newer than 2.17, mounts the sample server here, and fetches a job and mounts on a real glibc
+//! 2.23 (an Ubuntu 16.04 root made by debootstrap); the .deb installs, mounts through `mount -t weaverfs` and its
 //! helper link, and removes without a trace; the .rpm lists the same files and requires fuse3;
 //! scripts/install.sh installs the tarball into a user's home with no root, and names the line an
 //! admin must run, for apt-get, dnf, yum and zypper.
@@ -197,7 +197,7 @@ fn xenial_root() -> PathBuf {
 }
 
 #[test]
-fn the_tarball_binary_gets_a_job_on_a_glibc_2_23_system() {
+fn the_tarball_binary_gets_a_job_and_mounts_on_a_glibc_2_23_system() {
     let dir = unpacked_tarball();
     let root = xenial_root();
     let ldd = run(Command::new("chroot").arg(&root).args(["ldd", "--version"]));
@@ -229,6 +229,54 @@ fn the_tarball_binary_gets_a_job_on_a_glibc_2_23_system() {
         .arg(inside(&work.path().join("out"))));
     let got = rel.strip_prefix(&format!("{}/", jobs::FILES)).unwrap();
     assert_eq!(fs::read(work.path().join("out").join(got)).unwrap(), bytes);
+
+    // And it mounts there: the FUSE session, from a process that sees only the old root.
+    let _dev = ChrootDevices::set_up(&root);
+    let mnt = work.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let _cleanup = UnmountOnDrop(mnt.clone());
+    let w = inside(&work.path().join("weaverfs"));
+    run(Command::new("chroot")
+        .arg(&root)
+        .arg(&w)
+        .args(["mount", &server.api_url()])
+        .arg(inside(&mnt)));
+    assert!(is_mounted(&mnt));
+    assert_eq!(fs::read(mnt.join(&rel)).unwrap(), bytes);
+    run(Command::new("chroot")
+        .arg(&root)
+        .arg(&w)
+        .arg("unmount")
+        .arg(inside(&mnt)));
+    assert!(!is_mounted(&mnt));
+}
+
+/// /proc and /dev/fuse in the old root for one test (debootstrap leaves neither), removed after.
+struct ChrootDevices(PathBuf);
+
+impl ChrootDevices {
+    fn set_up(root: &Path) -> ChrootDevices {
+        let dev = ChrootDevices(root.to_path_buf());
+        run(Command::new("mount")
+            .args(["-t", "proc", "proc"])
+            .arg(root.join("proc")));
+        let _ = fs::remove_file(root.join("dev/fuse"));
+        run(Command::new("mknod")
+            .args(["-m", "666"])
+            .arg(root.join("dev/fuse"))
+            .args(["c", "10", "229"]));
+        dev
+    }
+}
+
+impl Drop for ChrootDevices {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.0.join("proc"))
+            .status();
+        let _ = fs::remove_file(self.0.join("dev/fuse"));
+    }
 }
 
 // ---- the .deb ----------------------------------------------------------------------------------
