@@ -28,6 +28,13 @@ command -v redis-server >/dev/null || need+=(redis-server)
 # A site cache for the cluster tests (tests/cluster.rs) and scripts/bench-cluster.sh: Debian's
 # Squid, started by the tests on 127.0.0.1 (the package's own service is not used).
 command -v squid >/dev/null || need+=(squid)
+# The release and its packages (scripts/release.sh, run by test.sh; tests/release.rs): rpmbuild
+# and rpm (Debian's rpm package), objdump for the glibc check, a venv for ziglang and
+# cargo-zigbuild, and debootstrap for the run on an old glibc.
+command -v rpmbuild >/dev/null || need+=(rpm)
+command -v objdump >/dev/null || need+=(binutils)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

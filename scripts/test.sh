@@ -54,6 +54,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The release (dist/) that tests/release.rs checks: built once here, for every test that needs it.
+if ! scripts/release.sh; then
+  echo "test.sh: scripts/release.sh failed (above); the release tests will fail" >&2
+fi
+
 cargo test --workspace --locked --release --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # A test file that did not build or panicked outside a test has no "test result:" line.
