@@ -1,7 +1,7 @@
 //! The release that scripts/release.sh builds into dist/ (scripts/test.sh runs it once, before
 //! the tests; `WEAVERFS_DIST` names another directory): the tarball's binary needs no glibc
-//! newer than 2.17, mounts the sample server here, and fetches a job and mounts on a real glibc
-//! 2.23 (an Ubuntu 16.04 root made by debootstrap); the .deb installs, mounts through `mount -t weaverfs` and its
+//! newer than 2.17, mounts the sample server here, and fetches a job and mounts on an older real
+//! glibc (a Debian 11 root made by debootstrap); the .deb installs, mounts through `mount -t weaverfs` and its
 //! helper link, and removes without a trace; the .rpm lists the same files and requires fuse3;
 //! scripts/install.sh installs the tarball into a user's home with no root, and names the line an
 //! admin must run, for apt-get, dnf, yum and zypper.
@@ -172,36 +172,28 @@ fn the_tarball_binary_needs_glibc_2_17_at_most_and_mounts_reads_and_unmounts_her
 
 // ---- a real old glibc ------------------------------------------------------------------------
 
-/// An Ubuntu 16.04 root (glibc 2.23, older than RHEL 8's 2.28) made by debootstrap from
-/// archive.ubuntu.com once, kept under target/old-glibc/ for later runs.
-fn xenial_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/old-glibc/xenial");
+/// A Debian 11 root (glibc 2.31, older than the 2.36 of the machine that builds) made by
+/// debootstrap from Debian's mirror once (signatures checked), kept under target/old-glibc/.
+fn old_root() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/old-glibc/bullseye");
     // ca-certificates: the HTTP client loads the system's CA roots when it is built, as it
     // would on any real machine.
     if !root.join("etc/ssl/certs/ca-certificates.crt").exists() {
         let _ = fs::remove_dir_all(&root);
         fs::create_dir_all(root.parent().unwrap()).unwrap();
-        // The archive is Ubuntu's, its keyring is not in Debian: the packages come over plain
-        // HTTP unverified, for a throwaway root in which only our binary runs.
         run(Command::new("debootstrap")
-            .args([
-                "--variant=minbase",
-                "--include=ca-certificates",
-                "--no-check-gpg",
-            ])
-            .arg("xenial")
-            .arg(&root)
-            .arg("http://archive.ubuntu.com/ubuntu"));
+            .args(["--variant=minbase", "--include=ca-certificates", "bullseye"])
+            .arg(&root));
     }
     root
 }
 
 #[test]
-fn the_tarball_binary_gets_a_job_and_mounts_on_a_glibc_2_23_system() {
+fn the_tarball_binary_gets_a_job_and_mounts_on_an_older_glibc_system() {
     let dir = unpacked_tarball();
-    let root = xenial_root();
+    let root = old_root();
     let ldd = run(Command::new("chroot").arg(&root).args(["ldd", "--version"]));
-    assert!(ldd.contains("2.23"), "{ldd}");
+    assert!(ldd.contains("2.31"), "{ldd}");
 
     // The binary and an output directory inside the root; the server on this machine's loopback,
     // which the chroot shares.
