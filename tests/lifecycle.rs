@@ -168,6 +168,18 @@ fn reader(dir: &Path, rel: &str) -> std::thread::JoinHandle<std::io::Result<Vec<
     std::thread::spawn(move || fs::read(path))
 }
 
+/// Waits until the reader's first block request has reached the server, which holds it for
+/// its latency: the file is open and a read is in flight, however slowly the reader started.
+fn wait_read_in_flight(server: &TestServer) {
+    let served = format!("/wpsoutputs/{}/output_big/big.dat", jobs::FILES);
+    common::wait_for("the read to reach the server", || {
+        server
+            .requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path == served)
+    });
+}
+
 /// A read in flight may finish or fail when its mount goes away, but never with wrong bytes.
 fn assert_not_wrong(result: std::io::Result<Vec<u8>>, expected: &[u8]) {
     if let Ok(got) = result {
@@ -181,7 +193,7 @@ fn sigterm_with_a_read_in_flight_exits_and_unmounts() {
     let (rel, bytes) = big_file(&m.server);
     m.server.set_latency(Duration::from_millis(1500));
     let read = reader(m.root(), &rel);
-    std::thread::sleep(Duration::from_millis(500));
+    wait_read_in_flight(&m.server);
     let root = m.root().to_path_buf();
     let started = Instant::now();
     let status = m.signal_stop(libc::SIGTERM);
@@ -204,7 +216,7 @@ fn unmount_with_a_read_in_flight_is_busy_unless_lazy() {
     let (rel, bytes) = big_file(&server);
     server.set_latency(Duration::from_millis(1500));
     let read = reader(dir.path(), &rel);
-    std::thread::sleep(Duration::from_millis(500));
+    wait_read_in_flight(&server);
 
     let busy = weaverfs(&["unmount", s(dir.path())]);
     assert!(!busy.status.success());

@@ -472,13 +472,15 @@ fn a_file_changed_on_the_server_fails_the_open_handle_and_reopens_new() {
 
 #[test]
 fn reopening_an_unchanged_file_reads_from_the_page_cache() {
-    // The version is checked again only after 3 s, so a slow first read does not trigger it.
     let m = Mounted::start(small_server(), &["--job-ttl", "3", "--cache-size", "4M"]);
     let served = file_path(jobs::FILES, "output_big/big.dat");
     let local = m.path(&format!("{}/output_big.dat", jobs::FILES));
     let size = m.server.file_size(&served).unwrap();
     let original = m.server.file_bytes(&served, 0, size).unwrap();
-    assert!(fs::read(&local).unwrap() == original);
+    // The first read, through a locked mapping: its pages stay in the page cache whatever
+    // memory pressure the machine is under (a busy machine reclaimed some of them before).
+    let pinned = PinnedPages::of(&local, size as usize);
+    assert!(pinned.bytes() == original);
     m.server.clear_requests();
     assert!(fs::read(&local).unwrap() == original);
     let gets = m
@@ -488,12 +490,60 @@ fn reopening_an_unchanged_file_reads_from_the_page_cache() {
         .filter(|r| r.method == "GET" && r.path == served)
         .count();
     assert_eq!(gets, 0, "the second read went to the server");
-    // A new version (same size) once the file is checked again: its bytes, not the cached ones.
+    // A new version (same size) once the file is checked again: its bytes, not the cached
+    // ones, although the old pages are still pinned.
     m.server.bump_file_version(&served);
     std::thread::sleep(Duration::from_millis(3200));
     let replaced = m.server.file_bytes(&served, 0, size).unwrap();
     assert!(replaced != original);
     assert!(fs::read(&local).unwrap() == replaced);
+}
+
+/// A file's pages mapped and locked in memory (`mlock` reads them in): the kernel may not
+/// reclaim them, but an open that drops the file's cache still does.
+struct PinnedPages {
+    addr: *mut libc::c_void,
+    len: usize,
+}
+
+impl PinnedPages {
+    fn of(path: &std::path::Path, len: usize) -> Self {
+        use std::os::fd::AsRawFd;
+        let file = fs::File::open(path).unwrap();
+        // SAFETY: a fresh read-only shared mapping of an open file; checked below.
+        let addr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        assert!(
+            addr != libc::MAP_FAILED,
+            "mmap: {}",
+            std::io::Error::last_os_error()
+        );
+        let pinned = PinnedPages { addr, len };
+        // SAFETY: the range is the mapping made above.
+        let locked = unsafe { libc::mlock(addr, len) };
+        assert_eq!(locked, 0, "mlock: {}", std::io::Error::last_os_error());
+        pinned
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the mapping is readable and lives as long as self.
+        unsafe { std::slice::from_raw_parts(self.addr as *const u8, self.len) }
+    }
+}
+
+impl Drop for PinnedPages {
+    fn drop(&mut self) {
+        // SAFETY: unmaps the mapping this value owns.
+        unsafe { libc::munmap(self.addr, self.len) };
+    }
 }
 
 #[test]

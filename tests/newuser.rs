@@ -192,6 +192,16 @@ fn lazy_connect_mounts_before_the_server_is_up() {
     assert!(m.log().contains("does not list jobs"), "{}", m.log());
 }
 
+/// Requests the server has had for the running job's status.
+fn status_requests(server: &weaverfs_server::TestServer) -> usize {
+    let status = format!("/jobs/{RUNNING}");
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.path.split('?').next().unwrap().ends_with(&status))
+        .count()
+}
+
 #[test]
 fn get_fails_for_a_job_that_has_not_succeeded_and_names_its_state() {
     let (_rt, server) = start_server(ServerConfig::default());
@@ -213,6 +223,7 @@ fn get_fails_for_a_job_that_has_not_succeeded_and_names_its_state() {
     assert!(!res.status.success());
 
     // --wait: the job finishes while get waits for it.
+    let before = status_requests(&server);
     let dir = out.path().join("waited");
     let child = Command::new(BIN)
         .args([
@@ -226,7 +237,10 @@ fn get_fails_for_a_job_that_has_not_succeeded_and_names_its_state() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // The job finishes only once get has found it running and asked again (it is waiting).
+    common::wait_for("get to wait for the running job", || {
+        status_requests(&server) >= before + 3
+    });
     server.set_job_status(RUNNING, "successful");
     let res = child.wait_with_output().unwrap();
     assert!(res.status.success(), "{}", stderr(&res));
