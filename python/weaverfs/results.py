@@ -37,6 +37,13 @@ def _value(fs, entry):
         return data
     text = data.decode("utf-8", errors="replace")
     text = text[:-1] if text.endswith("\n") else text
+    if "\n" in text:
+        # An array of literals: one a line.
+        return [_literal(line) for line in text.split("\n")]
+    return _literal(text)
+
+
+def _literal(text):
     try:
         return json.loads(text)
     except ValueError:

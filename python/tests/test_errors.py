@@ -1,0 +1,70 @@
+"""Errors as Python exceptions a user can read: the server's reason in the message; a file
+changed on the server under an open file raises rather than mixing versions."""
+
+import errno
+import http.server
+import json
+import threading
+
+import fsspec
+import pytest
+
+from conftest import CHANGING
+
+
+class Refusing(http.server.BaseHTTPRequestHandler):
+    """Answers every request with the status and reason of its path's first segment."""
+
+    def do_GET(self):
+        status = int(self.path.strip("/").split("/")[0])
+        body = json.dumps({"title": "refused", "description": f"policy {status} says no"})
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def refusing():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_refused_credentials_are_permission_errors(refusing):
+    fs = fsspec.filesystem("weaver", url=f"{refusing}/403/weaver", skip_instance_cache=True)
+    with pytest.raises(PermissionError) as e:
+        fs.ls("")
+    assert e.value.errno == errno.EACCES
+
+
+def test_server_errors_are_os_errors_with_the_reason(refusing):
+    fs = fsspec.filesystem("weaver", url=f"{refusing}/500/weaver", retries=0,
+                           skip_instance_cache=True)
+    with pytest.raises(OSError) as e:
+        fs.ls("")
+    assert e.value.errno == errno.EIO
+    assert "500" in str(e.value)
+
+
+def test_a_file_changed_mid_read_raises(sample):
+    # Small blocks and no read-ahead: the second read is a new request, for the new version.
+    fs = fsspec.filesystem("weaver", url=sample.url, block_size=4096, read_ahead_blocks=0,
+                           skip_instance_cache=True)
+    path = f"{CHANGING}/data.bin"
+    with fs.open(path) as f:
+        first = f.read(4096)
+        assert len(first) == 4096
+        sample.command(f"bump /wpsoutputs/{path}")
+        f.seek(40960)
+        with pytest.raises(OSError) as e:
+            f.read(4096)
+        assert e.value.errno == errno.ESTALE, e.value
+        assert "changed" in str(e.value)
+    # A new open reads the new version whole.
+    assert len(fs.cat_file(path)) == 64 * 1024
