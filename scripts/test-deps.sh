@@ -28,6 +28,8 @@ command -v redis-server >/dev/null || need+=(redis-server)
 # A site cache for the cluster tests (tests/cluster.rs) and scripts/bench-cluster.sh: Debian's
 # Squid, started by the tests on 127.0.0.1 (the package's own service is not used).
 command -v squid >/dev/null || need+=(squid)
+# The Python package's tests (python/tests, scripts/test-python.sh): a venv, made below.
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -43,4 +45,7 @@ fi
 # $WEAVERFS_TEST_SERVERS (default target/test-servers); needs a Python >= 3.12 (found on PATH
 # or under pyenv, or named by $WEAVERFS_PYTHON). Does nothing once installed.
 python3 "$(dirname "$0")/test-servers.py" install
+# The Python package's tests (python/tests): pytest, fsspec, xarray, pandas, dask, maturin in
+# $WEAVERFS_TEST_SERVERS/venv-python. Does nothing once installed.
+"$(dirname "$0")/test-python.sh" install
 [ -e /dev/fuse ] || { echo "no /dev/fuse on this machine: the real-mount tests cannot run" >&2; exit 1; }
