@@ -102,7 +102,8 @@ impl Core {
     #[new]
     fn new(opts: &Bound<'_, PyDict>) -> PyResult<Self> {
         let cfg = crate::options::config(opts)?;
-        let fs = weaverfs_fs::mount::build_fs(&cfg).map_err(pyo3::exceptions::PyValueError::new_err)?;
+        let fs =
+            weaverfs_fs::mount::build_fs(&cfg).map_err(pyo3::exceptions::PyValueError::new_err)?;
         Ok(Core {
             fs: Arc::new(fs),
             limit: cfg.http.op_timeout(),
@@ -145,7 +146,10 @@ impl Core {
             self.fs.release(fh);
             let mut out = Vec::new();
             // `.` and `..` first; an entry gone since the listing is left out.
-            for e in names?.iter().filter(|e| &*e.name != "." && &*e.name != "..") {
+            for e in names?
+                .iter()
+                .filter(|e| &*e.name != "." && &*e.name != "..")
+            {
                 let child = match dir.is_empty() {
                     true => e.name.to_string(),
                     false => format!("{dir}/{}", e.name),
@@ -179,7 +183,11 @@ impl Core {
             }
             let opened = self.fs.open(attr.ino).await?;
             // The size of the version just opened (a new version may have another).
-            let size = self.fs.getattr(attr.ino).await.map_or(attr.size, |a| a.size);
+            let size = self
+                .fs
+                .getattr(attr.ino)
+                .await
+                .map_or(attr.size, |a| a.size);
             Ok((opened.fh, size))
         })
     }

@@ -2,8 +2,8 @@
 //! server's reason in the message and the path as `filename`.
 
 use pyo3::exceptions::{
-    PyFileNotFoundError, PyIsADirectoryError, PyNotADirectoryError, PyOSError,
-    PyPermissionError, PyTimeoutError,
+    PyFileNotFoundError, PyIsADirectoryError, PyNotADirectoryError, PyOSError, PyPermissionError,
+    PyTimeoutError,
 };
 use pyo3::PyErr;
 use weaverfs_fs::error::FsError;

@@ -95,9 +95,11 @@ pub fn config(opts: &Bound<'_, PyDict>) -> PyResult<MountConfig> {
         }
     }
     let o = Options(opts);
-    let source: String = o
-        .get("url")?
-        .ok_or_else(|| PyValueError::new_err("url= is required: the server's API URL, or a server name of the config file"))?;
+    let source: String = o.get("url")?.ok_or_else(|| {
+        PyValueError::new_err(
+            "url= is required: the server's API URL, or a server name of the config file",
+        )
+    })?;
     // A password given as a value is set after resolving (resolve would ask a terminal).
     let password: Option<String> = o.get("password")?;
     let user: Option<String> = o.get("user")?;
@@ -115,7 +117,11 @@ pub fn config(opts: &Bound<'_, PyDict>) -> PyResult<MountConfig> {
         password_file: o.get("password_file")?,
         netrc: o.get("netrc")?.unwrap_or(false),
         netrc_file: o.get("netrc_file")?,
-        magpie_url: if given_login { None } else { magpie_url.clone() },
+        magpie_url: if given_login {
+            None
+        } else {
+            magpie_url.clone()
+        },
         auth_origins: o.get("auth_origins")?.unwrap_or_default(),
         ca_cert: o.get("ca_cert")?,
         insecure: o.get("insecure")?.unwrap_or(false),
@@ -160,7 +166,9 @@ pub fn config(opts: &Bound<'_, PyDict>) -> PyResult<MountConfig> {
     if let Some(dir) = o.get::<PathBuf>("cache_dir")? {
         let min_free: f64 = o.get("cache_dir_min_free")?.unwrap_or(5.0);
         if !(0.0..100.0).contains(&min_free) {
-            return Err(bad("cache_dir_min_free must be a percentage below 100".into()));
+            return Err(bad(
+                "cache_dir_min_free must be a percentage below 100".into()
+            ));
         }
         let limits = DiskLimits {
             max_bytes: o.get("cache_dir_size")?.unwrap_or(10 << 30),

@@ -30,6 +30,9 @@ def test_pandas_reads_a_csv_output(fs, sample_mount):
     want = pandas.read_csv(os.path.join(sample_mount, path))
     assert list(got.columns) == ["a", "b"] and len(got) == 1
     pandas.testing.assert_frame_equal(got, want)
+    # The same by URL, the server given as a storage option.
+    by_url = pandas.read_csv(f"weaver://{path}", storage_options={"url": fs.core.url})
+    pandas.testing.assert_frame_equal(by_url, want)
 
 
 def test_dask_read_bytes(sample, sample_mount):

@@ -185,7 +185,13 @@ mod tests {
         let job = &load(root.path()).unwrap()[0];
         assert!(matches!(
             job.outputs[0],
-            ("source", Output::Href { path: "source/", media_type: "application/directory" })
+            (
+                "source",
+                Output::Href {
+                    path: "source/",
+                    media_type: "application/directory"
+                }
+            )
         ));
         assert_eq!(
             job.listable_dirs,
