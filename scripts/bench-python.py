@@ -49,7 +49,7 @@ def timed(fn):
 class Mount:
     def __init__(self, url):
         self.dir = tempfile.mkdtemp()
-        subprocess.run([BIN, "mount", url, self.dir], check=True)
+        subprocess.run([BIN, "mount", url, self.dir, "--log-file", os.devnull], check=True)
 
     def close(self):
         subprocess.run([BIN, "unmount", self.dir], check=True)

@@ -68,3 +68,37 @@ def test_a_file_changed_mid_read_raises(sample):
         assert "changed" in str(e.value)
     # A new open reads the new version whole.
     assert len(fs.cat_file(path)) == 64 * 1024
+
+
+def test_the_gil_is_released_while_the_core_waits():
+    """The server below is Python threads of this process: a request reaches it, and this
+    thread goes on to let it answer, only while the core waits without holding the GIL."""
+    arrived, go = threading.Event(), threading.Event()
+
+    class Gated(Refusing):
+        def do_GET(self):
+            arrived.set()
+            go.wait()
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gated)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/403/weaver"
+    fs = fsspec.filesystem("weaver", url=url, skip_instance_cache=True)
+    raised = []
+
+    def list_root():
+        try:
+            fs.ls("")
+        except Exception as e:  # noqa: BLE001 - the test looks at what it is
+            raised.append(e)
+
+    worker = threading.Thread(target=list_root)
+    worker.start()
+    try:
+        assert arrived.wait(120), "the request never reached the server"
+    finally:
+        go.set()
+        worker.join(120)
+        server.shutdown()
+    assert len(raised) == 1 and isinstance(raised[0], PermissionError), raised
