@@ -142,23 +142,30 @@ impl Core {
                 return Err(FsError::NotDir);
             }
             let fh = self.fs.opendir(attr.ino).await?;
-            let names = self.fs.readdir(fh);
+            // Names and attributes at once, as `ls -l` gets them (`.` and `..` skipped); an
+            // entry whose attributes cannot be had now is left out, as there.
+            let listed = self.fs.readdir_attrs(fh, 2, usize::MAX).await;
             self.fs.release(fh);
             let mut out = Vec::new();
-            // `.` and `..` first; an entry gone since the listing is left out.
-            for e in names?
-                .iter()
-                .filter(|e| &*e.name != "." && &*e.name != "..")
-            {
-                let child = match dir.is_empty() {
+            for (_, e, attr) in listed? {
+                let path = match dir.is_empty() {
                     true => e.name.to_string(),
                     false => format!("{dir}/{}", e.name),
                 };
-                match self.entry(&child).await {
-                    Ok(entry) => out.push(entry),
-                    Err(FsError::NotFound(_)) => {}
-                    Err(err) => return Err(err),
+                if attr.is_link {
+                    match self.entry(&path).await {
+                        Ok(entry) => out.push(entry),
+                        Err(FsError::NotFound(_)) => {}
+                        Err(err) => return Err(err),
+                    }
+                    continue;
                 }
+                out.push(Entry {
+                    path,
+                    content: self.content_kind(attr.ino),
+                    attr,
+                    link: None,
+                });
             }
             Ok(out)
         })?;
