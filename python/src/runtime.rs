@@ -1,5 +1,6 @@
 //! The one tokio runtime of the process, shared by every filesystem, and how Python threads
-//! wait on it: with the GIL released, so other Python threads run while the network is slow.
+//! wait on it: with the GIL released, so other Python threads run while the network is slow,
+//! and interruptible by Ctrl-C.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -34,23 +35,37 @@ pub fn runtime() -> PyResult<Arc<tokio::runtime::Runtime>> {
     Ok(rt)
 }
 
+/// How often a waiting call looks at Python's signals, so that Ctrl-C in a notebook ends a
+/// slow call with KeyboardInterrupt.
+const SIGNAL_CHECK: Duration = Duration::from_millis(200);
+
 /// Runs `fut` to completion on the shared runtime without the GIL, giving up after `limit`
-/// (as the mount does for one filesystem call).
+/// (as the mount does for one filesystem call), or when a signal handler raises (Ctrl-C).
 pub fn wait<T, F>(py: Python<'_>, limit: Duration, fut: F) -> PyResult<Result<T, FsError>>
 where
     F: Future<Output = Result<T, FsError>> + Send,
     T: Send,
 {
     let rt = runtime()?;
-    Ok(py.detach(|| {
+    py.detach(|| {
         rt.block_on(async {
-            match tokio::time::timeout(limit, fut).await {
-                Ok(result) => result,
-                Err(_) => Err(FsError::TimedOut(format!(
-                    "no answer within {} s",
-                    limit.as_secs()
-                ))),
+            let fut = tokio::time::timeout(limit, fut);
+            tokio::pin!(fut);
+            loop {
+                tokio::select! {
+                    done = &mut fut => {
+                        return Ok(done.unwrap_or_else(|_| {
+                            Err(FsError::TimedOut(format!(
+                                "no answer within {} s",
+                                limit.as_secs()
+                            )))
+                        }));
+                    }
+                    _ = tokio::time::sleep(SIGNAL_CHECK) => {
+                        Python::attach(|py| py.check_signals())?;
+                    }
+                }
             }
         })
-    }))
+    })
 }

@@ -102,3 +102,35 @@ def test_the_gil_is_released_while_the_core_waits():
         worker.join(120)
         server.shutdown()
     assert len(raised) == 1 and isinstance(raised[0], PermissionError), raised
+
+
+def test_ctrl_c_ends_a_waiting_call():
+    """SIGINT while the core waits on a server that does not answer: KeyboardInterrupt, as
+    for any Python call, not a wait for the operation timeout."""
+    import os
+    import signal
+
+    arrived, go = threading.Event(), threading.Event()
+
+    class Stalled(Refusing):
+        def do_GET(self):
+            arrived.set()
+            go.wait()
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stalled)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/403/weaver"
+    fs = fsspec.filesystem("weaver", url=url, skip_instance_cache=True)
+
+    def interrupt():
+        arrived.wait()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            fs.ls("")
+    finally:
+        go.set()
+        server.shutdown()
