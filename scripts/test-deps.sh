@@ -34,7 +34,9 @@ command -v squid >/dev/null || need+=(squid)
 command -v rpmbuild >/dev/null || need+=(rpm)
 command -v objdump >/dev/null || need+=(binutils)
 command -v debootstrap >/dev/null || need+=(debootstrap)
-python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+# A venv: for the release tools above, and for the Python package's tests (python/tests,
+# scripts/test-python.sh; made below).
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -50,4 +52,7 @@ fi
 # $WEAVERFS_TEST_SERVERS (default target/test-servers); needs a Python >= 3.12 (found on PATH
 # or under pyenv, or named by $WEAVERFS_PYTHON). Does nothing once installed.
 python3 "$(dirname "$0")/test-servers.py" install
+# The Python package's tests (python/tests): pytest, fsspec, xarray, pandas, dask, maturin in
+# $WEAVERFS_TEST_SERVERS/venv-python. Does nothing once installed.
+"$(dirname "$0")/test-python.sh" install
 [ -e /dev/fuse ] || { echo "no /dev/fuse on this machine: the real-mount tests cannot run" >&2; exit 1; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: unit and property tests, kernel-free core tests against the built-in
-# server, then real-mount tests. Installs what the tests need first (scripts/test-deps.sh),
-# runs every test file even when one fails, and always ends with one "N passed, N failed" line.
+# server, then real-mount tests, then the Python package's tests (scripts/test-python.sh).
+# Installs what the tests need first (scripts/test-deps.sh), runs every test file even when
+# one fails, and always ends with one "N passed, N failed" line (Rust and Python together).
 #
 # The real-mount tests need root (they mount as mount(8) does, and as a second user): run as a
 # user, it says so and runs itself as root through sudo, building in target/root so that
@@ -63,6 +64,20 @@ cargo test --workspace --locked --release --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # A test file that did not build or panicked outside a test has no "test result:" line.
 broken=$(grep -c '^error: test failed\|^error: could not compile\|^error\[' "$log" || true)
-awk -v broken="$broken" '/^test result:/ {p += $4; f += $6} END {
-  if (f == 0 && broken > 0) f = broken; printf "%d passed, %d failed\n", p, f }' "$log"
+
+# The Python package (python/tests), against the weaverfs binary just built. A package that
+# did not build, or a pytest that could not start, counts as one failure.
+pylog=$(mktemp)
+scripts/test-python.sh run 2>&1 | tee "$pylog"
+pystatus=${PIPESTATUS[0]}
+[ "$pystatus" -ne 0 ] && status=$pystatus
+# pytest's closing line: "=== 66 passed, 1 failed, 2 errors in 70.1s ===".
+read -r py_passed py_failed < <(grep -E '(passed|failed|error).* in [0-9.]+s' "$pylog" | tail -1 |
+  awk '{ for (i = 2; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^(failed|error)/) f += $(i-1) } }
+       END { print p + 0, f + 0 }')
+rm -f "$pylog"
+if [ "$pystatus" -ne 0 ] && [ "$py_failed" -eq 0 ]; then py_failed=1; fi
+
+awk -v broken="$broken" -v pp="$py_passed" -v pf="$py_failed" '/^test result:/ {p += $4; f += $6} END {
+  if (f == 0 && broken > 0) f = broken; printf "%d passed, %d failed\n", p + pp, f + pf }' "$log"
 exit "$status"

@@ -4,6 +4,7 @@
 
 mod cli;
 mod options;
+mod sample_control;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -157,13 +158,18 @@ enum ServeCommand {
         #[arg(long, default_value_t = 0)]
         extra_jobs: usize,
         /// Also serve the jobs of a directory laid out like Weaver's outputs:
-        /// `{job-uuid}/{output}/{file}`, or `{job-uuid}/{file}` for an output named by its stem.
+        /// `{job-uuid}/{output}/{file}`, or `{job-uuid}/{file}` for an output named by its stem;
+        /// an `{output}/` holding folders is a directory output.
         #[arg(long, value_name = "DIR")]
         jobs_dir: Option<PathBuf>,
         /// Base URL of the output files in hrefs (e.g. an nginx serving the same files);
         /// by default the server's own `/wpsoutputs`.
         #[arg(long, value_name = "URL")]
         files_url: Option<Url>,
+        /// Take commands on standard input (for tests: `requests`, `clear-requests`,
+        /// `bump PATH`), and stop when it closes.
+        #[arg(long)]
+        control: bool,
     },
 }
 
@@ -302,6 +308,7 @@ fn run(cli: Cli) -> Result<(), String> {
                     extra_jobs,
                     jobs_dir,
                     files_url,
+                    control,
                 },
         } => {
             let cfg = ServerConfig {
@@ -324,7 +331,12 @@ fn run(cli: Cli) -> Result<(), String> {
                     "weaverfs: sample server at {} (Ctrl-C to stop)",
                     server.api_url()
                 );
-                let _ = tokio::signal::ctrl_c().await;
+                match control {
+                    true => sample_control::serve(&server).await,
+                    false => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
                 server.shutdown().await;
                 Ok(())
             })

@@ -1,7 +1,7 @@
 //! Jobs read from a directory laid out like Weaver's `wps_output_dir` (`serve --jobs-dir`):
 //! each `{job-uuid}/` is a successful job, each `{job}/{output}/{file}` the file of an output
-//! (several files make an array output), and a file right under `{job}/` an output named by its
-//! stem. Benchmarks point the hrefs at nginx serving the same directory; otherwise the built-in
+//! (several files make an array output), an `{output}/` holding folders a directory output
+//! listed as nginx's autoindex, and a file right under `{job}/` an output named by its stem. Benchmarks point the hrefs at nginx serving the same directory; otherwise the built-in
 //! file host serves the files from disk.
 
 use std::path::{Path, PathBuf};
@@ -29,8 +29,20 @@ pub(crate) fn load(dir: &Path) -> std::io::Result<Vec<JobDef>> {
 fn load_job(id: String, dir: &Path) -> std::io::Result<JobDef> {
     let mut outputs = Vec::new();
     let mut files = Vec::new();
+    let mut listable = Vec::new();
     for (name, path) in sorted_entries(dir)? {
-        if path.is_dir() {
+        if path.is_dir() && has_subdirectory(&path)? {
+            // A tree: one directory output, listed by the file host as nginx's autoindex.
+            let top = leak(format!("{name}/"));
+            tree_files(&path, top, &mut files, &mut listable)?;
+            outputs.push((
+                leak(name),
+                Output::Href {
+                    path: top,
+                    media_type: "application/directory",
+                },
+            ));
+        } else if path.is_dir() {
             let mut hrefs = Vec::new();
             for (file, path) in sorted_entries(&path)? {
                 if path.is_file() {
@@ -54,7 +66,31 @@ fn load_job(id: String, dir: &Path) -> std::io::Result<JobDef> {
     let created = utc(2026, 11, 2, 9, 0, 0, 0);
     let mut job = successful(id, "directory", created, created + 5_000_000, outputs);
     job.files = files;
+    job.listable_dirs = listable;
     Ok(job)
+}
+
+fn has_subdirectory(dir: &Path) -> std::io::Result<bool> {
+    Ok(sorted_entries(dir)?.iter().any(|(_, p)| p.is_dir()))
+}
+
+/// Every file under `dir` (published under `rel`, which ends with `/`), and every directory
+/// as listable.
+fn tree_files(
+    dir: &Path,
+    rel: &'static str,
+    files: &mut Vec<FileDef>,
+    listable: &mut Vec<&'static str>,
+) -> std::io::Result<()> {
+    listable.push(rel);
+    for (name, path) in sorted_entries(dir)? {
+        if path.is_dir() {
+            tree_files(&path, leak(format!("{rel}{name}/")), files, listable)?;
+        } else if path.is_file() {
+            files.push(disk_file(leak(format!("{rel}{name}")), path)?);
+        }
+    }
+    Ok(())
 }
 
 /// Visible entries of a directory (no dot files), by name.
@@ -135,5 +171,33 @@ mod tests {
         let f = job.file("parts/2.txt").unwrap();
         assert_eq!(f.source.read(0, 0, 3), b"two");
         assert_eq!(job.file("top.csv").unwrap().source.len(), 4);
+    }
+
+    #[test]
+    fn a_folder_with_folders_is_a_listable_directory_output() {
+        let root = tempfile::tempdir().unwrap();
+        let id = "0f0e0d0c-0b0a-4908-8706-050403020101";
+        let nested = root.path().join(id).join("source/subdir/nesteddir");
+        std::fs::create_dir_all(&nested).unwrap();
+        std::fs::write(root.path().join(id).join("source/file1"), b"1").unwrap();
+        std::fs::write(nested.join("nestedfile"), b"n").unwrap();
+
+        let job = &load(root.path()).unwrap()[0];
+        assert!(matches!(
+            job.outputs[0],
+            (
+                "source",
+                Output::Href {
+                    path: "source/",
+                    media_type: "application/directory"
+                }
+            )
+        ));
+        assert_eq!(
+            job.listable_dirs,
+            ["source/", "source/subdir/", "source/subdir/nesteddir/"]
+        );
+        let nested = job.file("source/subdir/nesteddir/nestedfile").unwrap();
+        assert_eq!(nested.source.read(0, 0, 1), b"n");
     }
 }
