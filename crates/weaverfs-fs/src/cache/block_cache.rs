@@ -88,6 +88,11 @@ impl BlockCache {
         state.blocks.contains(key) || state.inflight.contains_key(key)
     }
 
+    /// Whether the block is in the cache now (not just coming); no LRU update.
+    pub fn is_cached(&self, key: &BlockKey) -> bool {
+        self.lock().blocks.contains(key)
+    }
+
     /// Caches a block, evicting the least recently used ones to stay within the capacity.
     pub fn insert(&self, key: BlockKey, block: Bytes) {
         let mut state = self.lock();
