@@ -632,7 +632,16 @@ impl Tree {
                 return Ok(s.clone());
             }
         }
-        let status = match self.api.status(id).await {
+        // A job seen for the first time: its results are asked with its status, in one
+        // round trip; later only once the status says they are there.
+        let (status, mut fetched) = match cached.is_none() {
+            true => match self.api.status_and_results(id).await {
+                Ok((status, results)) => (Ok(status), results),
+                Err(e) => (Err(e), None),
+            },
+            false => (self.api.status(id).await, None),
+        };
+        let status = match status {
             Ok(status) => status,
             Err(e) => match (&e, cached.as_ref()) {
                 // A flaky link: what was known is better than an error.
@@ -650,18 +659,24 @@ impl Tree {
             // Results of a successful job do not change; keep them while it stays successful.
             match cached.as_ref().and_then(|s| s.results.clone()) {
                 Some(Ok(r)) => Some(Ok(r)),
-                _ => match self.api.results(id, status.process_id.as_deref()).await {
-                    Ok(r) => Some(Ok(Arc::new(r))),
-                    Err(e @ FsError::NotFound(_)) => {
-                        tracing::info!("job {id}: results are gone: {e}");
-                        Some(Err(e))
+                _ => {
+                    let answer = match fetched.take() {
+                        Some(answer) => answer,
+                        None => self.api.results(id, status.process_id.as_deref()).await,
+                    };
+                    match answer {
+                        Ok(r) => Some(Ok(Arc::new(r))),
+                        Err(e @ FsError::NotFound(_)) => {
+                            tracing::info!("job {id}: results are gone: {e}");
+                            Some(Err(e))
+                        }
+                        // The job directory still shows `.job/`; asked again after the TTL.
+                        Err(e) => {
+                            tracing::warn!("job {id}: results cannot be shown: {e}");
+                            Some(Err(e))
+                        }
                     }
-                    // The job directory still shows `.job/`; asked again after the TTL.
-                    Err(e) => {
-                        tracing::warn!("job {id}: results cannot be shown: {e}");
-                        Some(Err(e))
-                    }
-                },
+                }
             }
         } else {
             None
