@@ -63,7 +63,7 @@ pub struct WeaverFs {
 impl WeaverFs {
     pub fn new(tree: Tree, reader: Reader) -> Self {
         WeaverFs {
-            tree,
+            tree: tree.keep_first_bytes(reader.first_bytes()),
             reader,
             handles: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),

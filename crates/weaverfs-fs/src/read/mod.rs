@@ -12,7 +12,41 @@ use bytes::{Bytes, BytesMut};
 use crate::cache::{blocks, BlockCache, DiskCache};
 use crate::client::http::HttpClient;
 use crate::error::Result;
-pub use remote::{probe, RemoteFile, RemoteMeta};
+pub use remote::{probe, probe_with_first_bytes, Probed, RemoteFile, RemoteMeta, PROBE_BYTES};
+
+/// Where the bytes size probes bring along go: the block cache, as whole blocks, and the
+/// first bytes of a larger file under [`blocks::HEAD_INDEX`] for a first small read.
+#[derive(Clone)]
+pub struct FirstBytes {
+    cache: Arc<BlockCache>,
+    block_size: u64,
+}
+
+impl FirstBytes {
+    /// How many bytes a probe asks for.
+    pub fn want(&self) -> u64 {
+        PROBE_BYTES
+    }
+
+    /// Keeps the first bytes of `file` that a probe got.
+    pub fn keep(&self, file: &RemoteFile, first: Bytes) {
+        let got = first.len() as u64;
+        if got == 0 {
+            return;
+        }
+        for index in 0..blocks::block_count(self.block_size, file.size()) {
+            let span = blocks::block_span(index, self.block_size, file.size());
+            if span.end > got {
+                break;
+            }
+            let block = first.slice(span.start as usize..span.end as usize);
+            self.cache.insert((file.key.clone(), index), block);
+        }
+        if got < file.size() && got % self.block_size != 0 {
+            self.cache.insert((file.key.clone(), blocks::HEAD_INDEX), first);
+        }
+    }
+}
 
 /// Where a handle's reads have been, to tell sequential reading from random reading.
 #[derive(Debug, Default)]
@@ -92,6 +126,15 @@ impl Reader {
         self
     }
 
+    /// Where probes put the first bytes they get; None when reads must ask for whole blocks
+    /// only (a disk cache, a site cache: probes stay HEADs there).
+    pub fn first_bytes(&self) -> Option<FirstBytes> {
+        (!self.whole_blocks).then(|| FirstBytes {
+            cache: self.cache.clone(),
+            block_size: self.block_size,
+        })
+    }
+
     pub fn disk(&self) -> Option<&Arc<DiskCache>> {
         self.disk.as_ref()
     }
@@ -160,6 +203,11 @@ impl Reader {
                     .any(|i| self.cache.is_present(&(file.key.clone(), i)))
             };
         if direct {
+            // The first bytes a probe brought along.
+            let head = self.cache.get(&(file.key.clone(), blocks::HEAD_INDEX));
+            if let Some(head) = head.filter(|h| end <= h.len() as u64) {
+                return Ok(head.slice(offset as usize..end as usize));
+            }
             let what = format!("{} bytes {offset}-{}", file.url, end - 1);
             let answer = self
                 .http
@@ -241,6 +289,7 @@ impl Reader {
         for index in 0..blocks::block_count(self.block_size, file.size()) {
             self.cache.remove(&(file.key.clone(), index));
         }
+        self.cache.remove(&(file.key.clone(), blocks::HEAD_INDEX));
         if let Some(disk) = &self.disk {
             if let Err(e) = disk.forget(&self.disk_key(file)) {
                 tracing::warn!("disk cache: cannot drop the blocks of {}: {e}", file.url);
