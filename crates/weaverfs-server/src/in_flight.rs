@@ -123,6 +123,10 @@ mod tests {
         f.reset_peaks();
         assert_eq!(f.peak("/weaver"), 0);
         drop(c);
-        assert_eq!(f.peak("/wpsoutputs"), 1, "a peak lasts until the next reset");
+        assert_eq!(
+            f.peak("/wpsoutputs"),
+            1,
+            "a peak lasts until the next reset"
+        );
     }
 }

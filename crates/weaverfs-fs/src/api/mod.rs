@@ -197,12 +197,13 @@ impl ApiClient {
     /// A job's status, and its results when it succeeded, asked together: `/results` goes
     /// out with the status request, not a round trip after it, and is dropped unread when the
     /// status says the job has none.
-    pub async fn status_and_results(&self, id: &str) -> Result<(JobStatus, Option<Result<Results>>)> {
+    pub async fn status_and_results(
+        &self,
+        id: &str,
+    ) -> Result<(JobStatus, Option<Result<Results>>)> {
         use futures::future::{select, Either, FutureExt};
         let status = self.status(id).shared();
-        let process = status
-            .clone()
-            .map(|s| s.ok().and_then(|s| s.process_id));
+        let process = status.clone().map(|s| s.ok().and_then(|s| s.process_id));
         let results = std::pin::pin!(self.fetch_results(id, process));
         let wanted = |s: &JobStatus| s.state == JobState::Successful;
         let (status, results) = match select(status.clone(), results).await {

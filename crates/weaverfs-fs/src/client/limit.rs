@@ -98,7 +98,12 @@ impl OriginLimits {
             ),
             false => None,
         };
-        let all = origin.all.clone().acquire_owned().await.expect("never closed");
+        let all = origin
+            .all
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("never closed");
         Permit {
             _all: all,
             _background: background,

@@ -43,7 +43,8 @@ impl FirstBytes {
             self.cache.insert((file.key.clone(), index), block);
         }
         if got < file.size() && got % self.block_size != 0 {
-            self.cache.insert((file.key.clone(), blocks::HEAD_INDEX), first);
+            self.cache
+                .insert((file.key.clone(), blocks::HEAD_INDEX), first);
         }
     }
 }
@@ -443,10 +444,18 @@ impl Reader {
         let fetch = {
             let (reader, file) = (self.clone(), file.clone());
             async move {
-                let what = format!("{} bytes {}-{} (read-ahead)", file.url, span.start, span.end - 1);
-                let answer = crate::client::limit::background(reader.http.retry().run(&what, || {
-                    file.get_range(&reader.http, span.start, span.end)
-                }))
+                let what = format!(
+                    "{} bytes {}-{} (read-ahead)",
+                    file.url,
+                    span.start,
+                    span.end - 1
+                );
+                let answer = crate::client::limit::background(
+                    reader
+                        .http
+                        .retry()
+                        .run(&what, || file.get_range(&reader.http, span.start, span.end)),
+                )
                 .await?;
                 match answer {
                     remote::RangeAnswer::Bytes(b) => Ok(b),
@@ -467,7 +476,8 @@ impl Reader {
                     // Its own allocation: a block kept in the cache must not pin the whole
                     // request's buffer after its neighbours are evicted.
                     Ok(all) => Ok(bytes::Bytes::copy_from_slice(
-                        &all[(block.start - span.start) as usize..(block.end - span.start) as usize],
+                        &all[(block.start - span.start) as usize
+                            ..(block.end - span.start) as usize],
                     )),
                     // One block at a time, as a reader would (a server that sent the whole
                     // file is read as a stream there).
@@ -684,7 +694,10 @@ mod tests {
         let st = Default::default();
         // A batch of 128 KiB reads, arriving shuffled.
         let k = 128 << 10;
-        for (n, i) in [0u64, 2, 1, 4, 3, 7, 5, 6, 9, 8, 12, 10, 11].iter().enumerate() {
+        for (n, i) in [0u64, 2, 1, 4, 3, 7, 5, 6, 9, 8, 12, 10, 11]
+            .iter()
+            .enumerate()
+        {
             let p = plan(&r, &st, i * k, k, 1 << 30);
             assert!(n == 0 || !p.direct, "read {i} taken for a seek");
         }

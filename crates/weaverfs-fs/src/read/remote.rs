@@ -149,7 +149,9 @@ async fn probe_first_once(http: &HttpClient, url: &Url, want: u64) -> Result<Pro
     match status {
         StatusCode::PARTIAL_CONTENT => {
             let Some((start, end, size)) = total(&resp) else {
-                return Err(FsError::unavailable(format!("{what}: 206 without a Content-Range")));
+                return Err(FsError::unavailable(format!(
+                    "{what}: 206 without a Content-Range"
+                )));
             };
             let size = plausible_size(size, &what)?;
             let len = want.min(size);
