@@ -144,6 +144,8 @@ impl HttpClient {
         if refused && self.auth.applies_to(resp.url()) && self.auth.renew(&self.client, seen).await
         {
             tracing::debug!("{what}: {} with old credentials; retrying", resp.status());
+            // Its place under the per-origin limit goes to the retry.
+            drop(resp);
             return self.send_once(method, url, headers, what).await;
         }
         Ok(resp)

@@ -116,9 +116,9 @@ fn background_share(max: usize) -> usize {
     (max - max / 4).min(max.saturating_sub(1)).max(1)
 }
 
-/// The response, holding `permit` until its body is dropped.
+/// The response, holding `permit` until its body is dropped. The body keeps its length
+/// (`content_length`) and is passed through as it comes.
 pub fn hold(resp: reqwest::Response, permit: Permit) -> reqwest::Response {
-    use futures::StreamExt;
     use reqwest::ResponseBuilderExt;
     let mut builder = http::Response::builder()
         .status(resp.status())
@@ -127,14 +127,40 @@ pub fn hold(resp: reqwest::Response, permit: Permit) -> reqwest::Response {
     if let Some(headers) = builder.headers_mut() {
         *headers = resp.headers().clone();
     }
-    let body = resp.bytes_stream().map(move |chunk| {
-        let _held = &permit;
-        chunk
-    });
+    let body = http::Response::<reqwest::Body>::from(resp).into_body();
     builder
-        .body(reqwest::Body::wrap_stream(body))
+        .body(reqwest::Body::wrap(Held {
+            body,
+            _permit: permit,
+        }))
         .expect("the parts of a valid response")
         .into()
+}
+
+/// A body and the permit it holds.
+struct Held {
+    body: reqwest::Body,
+    _permit: Permit,
+}
+
+impl http_body::Body for Held {
+    type Data = bytes::Bytes;
+    type Error = reqwest::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, reqwest::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 #[cfg(test)]

@@ -116,6 +116,10 @@ impl Reader {
         self.whole_blocks |= disk.is_some();
         if let Some(d) = &disk {
             self.http.stats().watch_disk(d);
+            // Blocks in flight take room on disk too, beside the copy a complete file is
+            // assembled into: an eighth of a small disk cache at most.
+            let disk_blocks = d.limits().max_bytes / self.block_size;
+            self.max_window = self.max_window.min((disk_blocks / 8).max(1));
         }
         self.disk = disk;
         self

@@ -176,10 +176,13 @@ async fn probe_first_once(http: &HttpClient, url: &Url, want: u64) -> Result<Pro
                 };
                 Ok(Probed { meta, first })
             }
-            None => Ok(Probed {
-                meta: probe_once(http, url, Freshness::Revalidated).await?,
-                first: Bytes::new(),
-            }),
+            None => {
+                drop(resp);
+                Ok(Probed {
+                    meta: probe_once(http, url, Freshness::Revalidated).await?,
+                    first: Bytes::new(),
+                })
+            }
         },
         // An empty file has no byte 0.
         StatusCode::RANGE_NOT_SATISFIABLE if total(&resp).is_some_and(|t| t.2 == 0) => Ok(Probed {
@@ -234,6 +237,7 @@ async fn probe_once(http: &HttpClient, url: &Url, fresh: Freshness) -> Result<Re
         return Err(http::response_error(&what, &resp));
     }
     // No HEAD, or no length in it: ask for the first byte.
+    drop(resp);
     let what = format!("GET {url} (first byte)");
     let mut headers = vec![(RANGE, "bytes=0-0")];
     headers.extend_from_slice(fresh.headers());
