@@ -172,7 +172,7 @@ async fn small_files_come_with_the_listing_and_many_probes_fly_at_once() {
     server.reset_peaks();
     let listed = fs.opendir(job).await.unwrap();
     until_file_requests(&server, 100).await;
-    // More than the 16 at a time there used to be (24: the background share of 32).
+    // More than the 16 at a time there used to be (48: the background share of 64).
     assert!(
         server.peak_in_flight(FILES) > 16,
         "peak {}",
