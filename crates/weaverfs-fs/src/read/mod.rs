@@ -448,6 +448,8 @@ impl Reader {
         let fetch = {
             let (reader, file) = (self.clone(), file.clone());
             async move {
+                // Counted in the cache while on its way: memory stays within the cache.
+                let _room = reader.cache.reserve(span.end - span.start);
                 let what = format!(
                     "{} bytes {}-{} (read-ahead)",
                     file.url,
@@ -483,6 +485,7 @@ impl Reader {
                         &all[(block.start - span.start) as usize
                             ..(block.end - span.start) as usize],
                     )),
+                    Err(e @ crate::error::FsError::Stale(_)) => Err(e),
                     // One block at a time, as a reader would (a server that sent the whole
                     // file is read as a stream there).
                     Err(e) => {
@@ -503,8 +506,11 @@ impl Reader {
         let file = file.clone();
         let key = (file.key.clone(), index);
         self.cache.prefetch(key, move || async move {
+            let span = blocks::block_span(index, reader.block_size, file.size());
+            let room = reader.cache.reserve(span.end - span.start);
             let result =
                 crate::client::limit::background(reader.fetch_block_cached(&file, index)).await;
+            drop(room);
             if let Err(e) = &result {
                 tracing::debug!("read-ahead of block {index} of {}: {e}", file.url);
             }
