@@ -42,7 +42,7 @@ impl FirstBytes {
             let block = first.slice(span.start as usize..span.end as usize);
             self.cache.insert((file.key.clone(), index), block);
         }
-        if got < file.size() && got % self.block_size != 0 {
+        if got < file.size() && !got.is_multiple_of(self.block_size) {
             self.cache
                 .insert((file.key.clone(), blocks::HEAD_INDEX), first);
         }
