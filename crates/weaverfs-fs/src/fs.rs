@@ -71,6 +71,13 @@ impl WeaverFs {
         }
     }
 
+    /// Size probes are HEADs, without the first bytes (for `get`, which checks the version of
+    /// files it already has and reads the others whole).
+    pub fn with_head_probes(mut self) -> Self {
+        self.tree = self.tree.keep_first_bytes(None);
+        self
+    }
+
     /// Whether complete files on disk are offered for FUSE passthrough (`--no-passthrough`).
     pub fn with_passthrough(mut self, on: bool) -> Self {
         self.passthrough = on;
