@@ -53,8 +53,9 @@ pub struct FreshArgs {
     /// A running job's status and logs are checked again after this.
     #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
     pub active_ttl: Duration,
-    /// Largest read-ahead of a sequential reader, in blocks.
-    #[arg(long, default_value_t = 8, value_name = "N")]
+    /// Largest read-ahead of a sequential reader, in blocks (it grows to it while the reader
+    /// waits for blocks; at most a quarter of --cache-size; 0: none).
+    #[arg(long, default_value_t = 256, value_name = "N")]
     pub read_ahead_blocks: u64,
 }
 
@@ -74,6 +75,12 @@ pub struct NetArgs {
     /// All the attempts at one request together take at most this.
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub retry_max_time: Duration,
+    /// Requests in flight at once to one server (scheme, host and port), API and files
+    /// together; a quarter of them is kept for what is asked now, not for read-ahead and the
+    /// size probes of a listing. Also bounds the connections to it.
+    #[arg(long, default_value_t = weaverfs_fs::client::limit::DEFAULT_MAX_REQUESTS_PER_ORIGIN,
+          value_name = "N")]
+    pub max_requests_per_origin: usize,
     /// Proxies, CVMFS style: `http://a:3128|http://b:3128;DIRECT` (`|` shares the load, `;`
     /// fails over in order, DIRECT is no proxy). Default: HTTP_PROXY/HTTPS_PROXY/NO_PROXY.
     #[arg(long, value_name = "LIST")]
@@ -134,6 +141,10 @@ impl ClientArgs {
         cfg.http.connect_timeout = positive("--connect-timeout", self.net.connect_timeout)?;
         cfg.http.read_timeout = positive("--read-timeout", self.net.read_timeout)?;
         cfg.http.retry.retries = self.net.retries;
+        if self.net.max_requests_per_origin == 0 {
+            return Err("--max-requests-per-origin must be at least 1".into());
+        }
+        cfg.http.max_requests_per_origin = self.net.max_requests_per_origin;
         cfg.http.retry.max_time = positive("--retry-max-time", self.net.retry_max_time)?;
         Ok(cfg)
     }

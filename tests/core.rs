@@ -130,14 +130,14 @@ async fn concurrent_first_readers_share_the_blocks() {
     for t in tasks {
         assert_eq!(t.await.unwrap(), want);
     }
-    // One reader asked for its 4 KiB directly and started the blocks; the others waited for
-    // those blocks: no block was asked for twice.
+    // The first 4 KiB came with the size probe (the lookup); one reader started the blocks,
+    // the others waited for those blocks: no block was asked for twice.
     let mut ranges: Vec<String> = gets_of(&server, &big_path())
         .into_iter()
         .filter_map(|r| r.range)
         .collect();
     let small_first: Vec<&String> = ranges.iter().filter(|r| *r == "bytes=0-4095").collect();
-    assert_eq!(small_first.len(), 1, "{ranges:?}");
+    assert_eq!(small_first.len(), 0, "{ranges:?}");
     let total = ranges.len();
     ranges.sort();
     ranges.dedup();
@@ -207,7 +207,7 @@ async fn sequential_reads_are_read_ahead_and_exact() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sizes_without_head_come_from_a_one_byte_range() {
+async fn sizes_come_from_a_ranged_get_that_needs_no_head() {
     let (server, fs) = setup(small(), 8 << 20).await;
     server.set_refuse_head(true);
     let attr = fs
@@ -222,12 +222,19 @@ async fn sizes_without_head_come_from_a_one_byte_range() {
         &got[..],
         &server.file_bytes(&big_path(), at, 16 << 20).unwrap()[..]
     );
-    let probes = server
+    // One GET of the first bytes told the size (no HEAD, no one-byte range).
+    let asked: Vec<_> = server
         .requests()
         .into_iter()
-        .filter(|r| r.path == big_path() && r.range.as_deref() == Some("bytes=0-0"))
+        .filter(|r| r.path == big_path())
+        .map(|r| (r.method, r.range.unwrap_or_default()))
+        .collect();
+    let probes = asked
+        .iter()
+        .filter(|(m, r)| m == "GET" && r == "bytes=0-65535")
         .count();
-    assert_eq!(probes, 1);
+    assert_eq!(probes, 1, "{asked:?}");
+    assert!(asked.iter().all(|(m, _)| m == "GET"), "{asked:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

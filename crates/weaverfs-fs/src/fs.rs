@@ -63,12 +63,19 @@ pub struct WeaverFs {
 impl WeaverFs {
     pub fn new(tree: Tree, reader: Reader) -> Self {
         WeaverFs {
-            tree,
+            tree: tree.keep_first_bytes(reader.first_bytes()),
             reader,
             handles: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
             passthrough: true,
         }
+    }
+
+    /// Size probes are HEADs, without the first bytes (for `get`, which checks the version of
+    /// files it already has and reads the others whole).
+    pub fn with_head_probes(mut self) -> Self {
+        self.tree = self.tree.keep_first_bytes(None);
+        self
     }
 
     /// Whether complete files on disk are offered for FUSE passthrough (`--no-passthrough`).

@@ -68,13 +68,16 @@ impl RequestKind {
 
     /// The kind of a request to `url`, where `jobs` is the API's `{base}/jobs` URL.
     pub fn of(method: &Method, url: &Url, headers: &[(HeaderName, &str)], jobs: &Url) -> Self {
+        static PROBE_RANGE: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| format!("bytes=0-{}", crate::read::PROBE_BYTES - 1));
         let header = |name: &HeaderName| headers.iter().find(|(n, _)| n == name).map(|h| h.1);
         if method == Method::HEAD {
             return RequestKind::Probe;
         }
         if let Some(range) = header(&RANGE) {
-            // The size probe asks for the first byte without a validator.
-            return if range == "bytes=0-0" && header(&IF_RANGE).is_none() {
+            // The size probe asks for the first bytes without a validator.
+            let probe = range == "bytes=0-0" || range == PROBE_RANGE.as_str();
+            return if probe && header(&IF_RANGE).is_none() {
                 RequestKind::Probe
             } else {
                 RequestKind::Range

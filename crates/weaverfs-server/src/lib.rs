@@ -12,6 +12,7 @@ mod errors;
 mod faults;
 mod files;
 pub mod hostile;
+mod in_flight;
 pub mod jobs;
 pub mod ogc;
 mod range;
@@ -329,6 +330,17 @@ impl TestServer {
         self.shared.clear_requests();
     }
 
+    /// The most requests under `prefix` (`/weaver`, `/wpsoutputs`) the server was answering at
+    /// once (from arrival to the last byte of the answer) since [`TestServer::reset_peaks`].
+    pub fn peak_in_flight(&self, prefix: &str) -> usize {
+        self.shared.in_flight.peak(prefix)
+    }
+
+    /// Starts counting [`TestServer::peak_in_flight`] again.
+    pub fn reset_peaks(&self) {
+        self.shared.in_flight.reset_peaks();
+    }
+
     /// Stops accepting, lets open requests finish for a short grace period,
     /// then aborts whatever is left.
     pub async fn shutdown(mut self) {
@@ -411,6 +423,7 @@ async fn track(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> R
         .headers()
         .get(header::RANGE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let counted = shared.in_flight.start(&path);
     shared.record(RequestRecord {
         method: req.method().to_string(),
         path,
@@ -421,7 +434,7 @@ async fn track(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> R
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    next.run(req).await
+    in_flight::hold_until_sent(next.run(req).await, counted)
 }
 
 #[cfg(test)]

@@ -64,6 +64,7 @@ pub(crate) struct Shared {
     digests: Mutex<super::digests::Digests>,
     pub faults: super::faults::Faults,
     remote_ades: Mutex<Option<String>>,
+    pub in_flight: Arc<super::in_flight::InFlight>,
 }
 
 /// Locks ignoring poisoning: a panicking test thread must not wedge the server.
@@ -89,6 +90,7 @@ impl Shared {
             digests: Mutex::default(),
             faults: Default::default(),
             remote_ades: Mutex::default(),
+            in_flight: Default::default(),
         };
         shared.set_latency(latency);
         shared

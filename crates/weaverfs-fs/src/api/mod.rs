@@ -188,9 +188,43 @@ impl ApiClient {
     /// body, multipart parts, a JSON value or document, or the links of a 204.
     /// `process` is the job's process id, for the names its declared outputs give.
     pub async fn results(&self, id: &str, process: Option<&str>) -> Result<Results> {
-        let results = self.fetch_results(id, process).await?;
+        let process = process.map(str::to_string);
+        let results = self.fetch_results(id, async { process }).await?;
         self.learn_digests(&results.outputs);
         Ok(results)
+    }
+
+    /// A job's status, and its results when it succeeded, asked together: `/results` goes
+    /// out with the status request, not a round trip after it, and is dropped unread when the
+    /// status says the job has none.
+    pub async fn status_and_results(
+        &self,
+        id: &str,
+    ) -> Result<(JobStatus, Option<Result<Results>>)> {
+        use futures::future::{select, Either, FutureExt};
+        let status = self.status(id).shared();
+        let process = status.clone().map(|s| s.ok().and_then(|s| s.process_id));
+        let results = std::pin::pin!(self.fetch_results(id, process));
+        let wanted = |s: &JobStatus| s.state == JobState::Successful;
+        let (status, results) = match select(status.clone(), results).await {
+            Either::Left((status, results)) => {
+                let status = status?;
+                let results = match wanted(&status) {
+                    true => Some(results.await),
+                    false => None,
+                };
+                (status, results)
+            }
+            Either::Right((results, status)) => {
+                let status = status.await?;
+                let results = wanted(&status).then_some(results);
+                (status, results)
+            }
+        };
+        if let Some(Ok(r)) = &results {
+            self.learn_digests(&r.outputs);
+        }
+        Ok((status, results))
     }
 
     /// The `digestMultibase` results gave for the file at `url`, if any.
@@ -220,7 +254,11 @@ impl ApiClient {
         }
     }
 
-    async fn fetch_results(&self, id: &str, process: Option<&str>) -> Result<Results> {
+    async fn fetch_results(
+        &self,
+        id: &str,
+        process: impl std::future::Future<Output = Option<String>>,
+    ) -> Result<Results> {
         let what = format!("results of job {id}");
         let url = self.jobs_url(Some(id), Some("results"));
         let headers = [(ACCEPT, JSON), (ACCEPT_PROFILE.clone(), RESULTS_PROFILE)];
@@ -300,8 +338,8 @@ impl ApiClient {
                 found
             }
         };
-        let declared = match process {
-            Some(p) => self.declared_outputs(p).await,
+        let declared = match process.await {
+            Some(p) => self.declared_outputs(&p).await,
             None => Vec::new(),
         };
         match answer::interpret(&found, &declared).await {

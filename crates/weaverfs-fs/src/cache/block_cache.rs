@@ -34,6 +34,18 @@ pub struct CacheStats {
     pub read_ahead_hits: AtomicU64,
 }
 
+/// Room held in a [`BlockCache`] for bytes being fetched.
+pub struct Reservation {
+    cache: Arc<BlockCache>,
+    bytes: u64,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.cache.lock().bytes -= self.bytes;
+    }
+}
+
 pub struct BlockCache {
     capacity: u64,
     state: Mutex<State>,
@@ -88,6 +100,11 @@ impl BlockCache {
         state.blocks.contains(key) || state.inflight.contains_key(key)
     }
 
+    /// Whether the block is in the cache now (not just coming); no LRU update.
+    pub fn is_cached(&self, key: &BlockKey) -> bool {
+        self.lock().blocks.contains(key)
+    }
+
     /// Caches a block, evicting the least recently used ones to stay within the capacity.
     pub fn insert(&self, key: BlockKey, block: Bytes) {
         let mut state = self.lock();
@@ -113,6 +130,12 @@ impl BlockCache {
             state.bytes -= old.len() as u64;
         }
         state.bytes += len;
+        self.evict_locked(state);
+    }
+
+    /// Evicts the least recently used blocks until the cache is within its capacity (or holds
+    /// no block: reservations alone may fill it).
+    fn evict_locked(&self, state: &mut State) {
         while state.bytes > self.capacity {
             match state.blocks.pop_lru() {
                 Some((key, evicted)) => {
@@ -122,6 +145,19 @@ impl BlockCache {
                 }
                 None => break,
             }
+        }
+    }
+
+    /// Takes room for `bytes` on their way (read-ahead in flight), evicting blocks for it, so
+    /// that what is being fetched counts against the capacity too; given back when the
+    /// reservation is dropped.
+    pub fn reserve(self: &Arc<Self>, bytes: u64) -> Reservation {
+        let mut state = self.lock();
+        state.bytes += bytes;
+        self.evict_locked(&mut state);
+        Reservation {
+            cache: self.clone(),
+            bytes,
         }
     }
 
@@ -245,6 +281,21 @@ mod tests {
         // Replacing a block accounts for the old one.
         cache.insert(key("f", 2), Bytes::from(vec![2; 2]));
         assert_eq!(cache.used(), 6);
+    }
+
+    #[test]
+    fn reservations_count_against_the_capacity() {
+        let cache = BlockCache::new(10);
+        cache.insert(key("f", 0), Bytes::from(vec![0; 4]));
+        cache.insert(key("f", 1), Bytes::from(vec![1; 4]));
+        let room = cache.reserve(4);
+        assert!(
+            cache.get(&key("f", 0)).is_none(),
+            "evicted for the bytes on their way"
+        );
+        assert_eq!(cache.used(), 8);
+        drop(room);
+        assert_eq!(cache.used(), 4);
     }
 
     #[test]

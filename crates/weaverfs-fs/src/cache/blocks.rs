@@ -2,6 +2,10 @@
 
 use std::ops::{Range, RangeInclusive};
 
+/// The cache index of a file's first bytes as a probe got them, when they are not a whole
+/// block (no block has this index: a file is at most `i64::MAX` bytes).
+pub const HEAD_INDEX: u64 = u64::MAX;
+
 /// The blocks that hold bytes `[offset, offset + len)` of a file of `file_size` bytes, clipped at
 /// the end of the file; None when nothing of the range is inside the file.
 pub fn blocks_for(

@@ -10,6 +10,7 @@ use reqwest::header::{HeaderMap, HeaderName, LOCATION};
 use reqwest::{Method, Response, StatusCode, Url};
 
 use crate::client::auth::{AuthOptions, Credentials};
+use crate::client::limit::{self, OriginLimits};
 use crate::client::proxy::{ProxyOptions, Route, Routes};
 use crate::client::retry::{self, RetryPolicy};
 use crate::client::tls::TlsOptions;
@@ -31,6 +32,8 @@ pub struct HttpOptions {
     pub retry: RetryPolicy,
     /// Proxies and site caches ([`crate::client::proxy`]).
     pub proxy: ProxyOptions,
+    /// Requests in flight at once to one origin, at most ([`crate::client::limit`]).
+    pub max_requests_per_origin: usize,
 }
 
 impl HttpOptions {
@@ -50,6 +53,7 @@ impl Default for HttpOptions {
             tls: TlsOptions::default(),
             retry: RetryPolicy::default(),
             proxy: ProxyOptions::default(),
+            max_requests_per_origin: limit::DEFAULT_MAX_REQUESTS_PER_ORIGIN,
         }
     }
 }
@@ -64,6 +68,7 @@ pub struct HttpClient {
     auth: Arc<Credentials>,
     stats: Arc<Stats>,
     retry: RetryPolicy,
+    limits: Arc<OriginLimits>,
 }
 
 impl HttpClient {
@@ -73,7 +78,7 @@ impl HttpClient {
             let mut client = reqwest::Client::builder()
                 .connect_timeout(opts.connect_timeout)
                 .read_timeout(opts.read_timeout)
-                .pool_max_idle_per_host(64)
+                .pool_max_idle_per_host(opts.max_requests_per_origin.max(1))
                 // Shorter than the servers' keep-alive (nginx: 75 s), so an idle connection is
                 // closed by us, not found dead at its next use; and idle fds go soon.
                 .pool_idle_timeout(Duration::from_secs(30))
@@ -110,6 +115,7 @@ impl HttpClient {
             auth,
             stats: Arc::new(Stats::new(api_base)),
             retry: opts.retry,
+            limits: Arc::new(OriginLimits::new(opts.max_requests_per_origin)),
         })
     }
 
@@ -138,9 +144,16 @@ impl HttpClient {
         if refused && self.auth.applies_to(resp.url()) && self.auth.renew(&self.client, seen).await
         {
             tracing::debug!("{what}: {} with old credentials; retrying", resp.status());
+            // Its place under the per-origin limit goes to the retry.
+            drop(resp);
             return self.send_once(method, url, headers, what).await;
         }
         Ok(resp)
+    }
+
+    /// The per-origin limit of concurrent requests.
+    pub fn limits(&self) -> &OriginLimits {
+        &self.limits
     }
 
     /// The counters of the mount this client serves.
@@ -194,6 +207,8 @@ impl HttpClient {
                 }
                 req.headers(auth.clone()).send()
             };
+            // Held until the response's body is dropped (see `limit::hold`).
+            let permit = self.limits.acquire(&url).await;
             let resp = self.send_routed(send, what).await?;
             let location = resp
                 .headers()
@@ -208,7 +223,7 @@ impl HttpClient {
                     tracing::debug!("{what}: {s} to {next}");
                     url = next;
                 }
-                _ => return Ok(resp),
+                _ => return Ok(limit::hold(resp, permit)),
             }
         }
         Err(FsError::Io(format!(

@@ -56,7 +56,7 @@ pub fn run(
     opts: &GetOptions,
     rt: &tokio::runtime::Runtime,
 ) -> Result<(), String> {
-    let fs = build_fs(cfg)?;
+    let fs = build_fs(cfg)?.with_head_probes();
     let started = Instant::now();
     let work = async {
         let state = job_state(&fs, opts).await?;

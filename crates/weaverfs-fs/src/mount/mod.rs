@@ -75,7 +75,7 @@ impl MountConfig {
             tree: TreeConfig::default(),
             cache_size: 256 << 20,
             block_size: 1 << 20,
-            read_ahead_blocks: 8,
+            read_ahead_blocks: 256,
             disk_cache: None,
             passthrough: true,
             uid,

@@ -177,7 +177,9 @@ async fn pump(
         }
     }
     if !buf.is_empty() || resp.chunk().await.ok().flatten().is_some() {
-        // Longer than the file: another version, or a faulty answer; a HEAD tells which.
+        // Longer than the file: another version, or a faulty answer; a HEAD tells which (after
+        // this answer gives back its place under the per-origin limit).
+        drop(resp);
         return Err(file
             .changed_or_fault(http, &what, "the body is longer than the file")
             .await);

@@ -12,7 +12,42 @@ use bytes::{Bytes, BytesMut};
 use crate::cache::{blocks, BlockCache, DiskCache};
 use crate::client::http::HttpClient;
 use crate::error::Result;
-pub use remote::{probe, RemoteFile, RemoteMeta};
+pub use remote::{probe, probe_with_first_bytes, Probed, RemoteFile, RemoteMeta, PROBE_BYTES};
+
+/// Where the bytes size probes bring along go: the block cache, as whole blocks, and the
+/// first bytes of a larger file under [`blocks::HEAD_INDEX`] for a first small read.
+#[derive(Clone)]
+pub struct FirstBytes {
+    cache: Arc<BlockCache>,
+    block_size: u64,
+}
+
+impl FirstBytes {
+    /// How many bytes a probe asks for.
+    pub fn want(&self) -> u64 {
+        PROBE_BYTES
+    }
+
+    /// Keeps the first bytes of `file` that a probe got.
+    pub fn keep(&self, file: &RemoteFile, first: Bytes) {
+        let got = first.len() as u64;
+        if got == 0 {
+            return;
+        }
+        for index in 0..blocks::block_count(self.block_size, file.size()) {
+            let span = blocks::block_span(index, self.block_size, file.size());
+            if span.end > got {
+                break;
+            }
+            let block = first.slice(span.start as usize..span.end as usize);
+            self.cache.insert((file.key.clone(), index), block);
+        }
+        if got < file.size() && !got.is_multiple_of(self.block_size) {
+            self.cache
+                .insert((file.key.clone(), blocks::HEAD_INDEX), first);
+        }
+    }
+}
 
 /// Where a handle's reads have been, to tell sequential reading from random reading.
 #[derive(Debug, Default)]
@@ -25,6 +60,15 @@ pub struct ReadState {
     prefetched_to: Option<u64>,
 }
 
+/// How far ahead of the furthest read so far a read may land and still count as sequential:
+/// the kernel sends a sequential reader's reads several at a time, and they arrive out of order
+/// (`limits.md`: a reader that takes each for a seek collapses).
+const REORDER_SLACK: u64 = 4 << 20;
+
+/// The most bytes one read-ahead request asks for: several blocks in one round trip, cut into
+/// blocks for the cache.
+const MAX_REQUEST_BYTES: u64 = 8 << 20;
+
 /// How one read is served.
 #[derive(Debug, PartialEq, Eq)]
 struct Plan {
@@ -34,6 +78,8 @@ struct Plan {
     first: bool,
     /// Blocks to fetch into the cache in the background.
     prefetch: std::ops::Range<u64>,
+    /// Blocks per read-ahead request.
+    run: u64,
 }
 
 #[derive(Clone)]
@@ -70,6 +116,10 @@ impl Reader {
         self.whole_blocks |= disk.is_some();
         if let Some(d) = &disk {
             self.http.stats().watch_disk(d);
+            // Blocks in flight take room on disk too, beside the copy a complete file is
+            // assembled into: an eighth of a small disk cache at most.
+            let disk_blocks = d.limits().max_bytes / self.block_size;
+            self.max_window = self.max_window.min((disk_blocks / 8).max(1));
         }
         self.disk = disk;
         self
@@ -79,6 +129,15 @@ impl Reader {
     pub fn whole_blocks_only(mut self, on: bool) -> Self {
         self.whole_blocks |= on;
         self
+    }
+
+    /// Where probes put the first bytes they get; None when reads must ask for whole blocks
+    /// only (a disk cache, a site cache: probes stay HEADs there).
+    pub fn first_bytes(&self) -> Option<FirstBytes> {
+        (!self.whole_blocks).then(|| FirstBytes {
+            cache: self.cache.clone(),
+            block_size: self.block_size,
+        })
     }
 
     pub fn disk(&self) -> Option<&Arc<DiskCache>> {
@@ -116,7 +175,10 @@ impl Reader {
             return Ok(Bytes::new());
         };
         let end = (offset + size).min(file.size());
-        let plan = self.plan(state, offset, end - offset, &range, file.size());
+        let ready = range
+            .clone()
+            .all(|i| self.cache.is_cached(&(file.key.clone(), i)));
+        let plan = self.plan(state, offset, end - offset, &range, file.size(), ready);
         let mut own_blocks_started = !range.is_empty();
         // Until the server shows whether it serves ranges, one request at a time: a server that
         // ignores them would answer each parallel request with the whole file.
@@ -125,8 +187,7 @@ impl Reader {
         } else {
             0..0
         };
-        for index in prefetch {
-            let started = self.prefetch(file, index);
+        for (index, started) in self.prefetch_blocks(file, prefetch, plan.run) {
             if range.contains(&index) {
                 own_blocks_started &= started;
             }
@@ -147,6 +208,11 @@ impl Reader {
                     .any(|i| self.cache.is_present(&(file.key.clone(), i)))
             };
         if direct {
+            // The first bytes a probe brought along.
+            let head = self.cache.get(&(file.key.clone(), blocks::HEAD_INDEX));
+            if let Some(head) = head.filter(|h| end <= h.len() as u64) {
+                return Ok(head.slice(offset as usize..end as usize));
+            }
             let what = format!("{} bytes {offset}-{}", file.url, end - 1);
             let answer = self
                 .http
@@ -228,6 +294,7 @@ impl Reader {
         for index in 0..blocks::block_count(self.block_size, file.size()) {
             self.cache.remove(&(file.key.clone(), index));
         }
+        self.cache.remove(&(file.key.clone(), blocks::HEAD_INDEX));
         if let Some(disk) = &self.disk {
             if let Err(e) = disk.forget(&self.disk_key(file)) {
                 tracing::warn!("disk cache: cannot drop the blocks of {}: {e}", file.url);
@@ -256,7 +323,12 @@ impl Reader {
     }
 
     /// Updates the handle's state and decides how to serve a read of `len` bytes at `offset`
-    /// that touches `blocks`.
+    /// that touches `blocks`; `ready` says whether those blocks were all in the cache already.
+    ///
+    /// A sequential reader's window (blocks requested ahead) doubles each time the reader had
+    /// to wait for its blocks, so it grows until the requests in flight cover the round trip
+    /// (the bandwidth-delay product: then the blocks are there before they are read), within
+    /// `max_window`. A random read drops it to nothing.
     fn plan(
         &self,
         state: &std::sync::Mutex<ReadState>,
@@ -264,13 +336,19 @@ impl Reader {
         len: u64,
         blocks: &std::ops::RangeInclusive<u64>,
         file_size: u64,
+        ready: bool,
     ) -> Plan {
         let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
         let first = st.reads == 0;
         st.reads += 1;
-        // The kernel's own read-ahead may reorder reads a little; tolerate one block of it.
-        let sequential = offset.abs_diff(st.next_offset) <= self.block_size;
-        st.next_offset = offset + len;
+        // Up to a block behind the furthest read (a late one of the kernel's batch), or a
+        // little ahead of it.
+        let sequential = offset + self.block_size >= st.next_offset
+            && offset <= st.next_offset + self.block_size.max(REORDER_SLACK);
+        st.next_offset = match sequential {
+            true => st.next_offset.max(offset + len),
+            false => offset + len,
+        };
         let (first_block, last_block) = (*blocks.start(), *blocks.end());
         let span = blocks::block_span(first_block, self.block_size, file_size).start
             ..blocks::block_span(last_block, self.block_size, file_size).end;
@@ -283,17 +361,22 @@ impl Reader {
                 direct: small,
                 first: false,
                 prefetch: 0..0,
+                run: 1,
             };
         }
-        st.window = (st.window * 2).clamp(1, self.max_window.max(1));
+        if st.window == 0 || !ready {
+            st.window = (st.window * 2).clamp(1, self.max_window.max(1));
+        }
         let direct = first && small;
         if self.max_window == 0 {
             return Plan {
                 direct,
                 first: false,
                 prefetch: 0..0,
+                run: 1,
             };
         }
+        let run = self.run_for(st.window);
         let count = blocks::block_count(self.block_size, file_size);
         // A direct first read also starts its own blocks, for the reads that follow it.
         let from = match (direct, st.prefetched_to) {
@@ -302,7 +385,9 @@ impl Reader {
             (false, None) => last_block + 1,
         };
         let to = (last_block + 1 + st.window).min(count);
-        let prefetch = if from < to {
+        // Whole requests of `run` blocks: a window sliding by one small read at a time would
+        // otherwise ask for a block at a time.
+        let prefetch = if from < to && (to - from >= run || to == count || direct) {
             st.prefetched_to = Some(to - 1);
             from..to
         } else {
@@ -312,7 +397,106 @@ impl Reader {
             direct,
             first: direct,
             prefetch,
+            run,
         }
+    }
+
+    /// Blocks per read-ahead request for a window of `window` blocks: about eight requests
+    /// cover the window, each at most [`MAX_REQUEST_BYTES`].
+    fn run_for(&self, window: u64) -> u64 {
+        let most = (MAX_REQUEST_BYTES / self.block_size).max(1);
+        window.div_ceil(8).clamp(1, most)
+    }
+
+    /// Starts fetching `blocks` in the background, `run` blocks per request where the file
+    /// serves ranges and nothing asks for whole blocks one by one (a disk cache, a site
+    /// cache); true for each block this call started.
+    fn prefetch_blocks(
+        &self,
+        file: &Arc<RemoteFile>,
+        blocks: std::ops::Range<u64>,
+        run: u64,
+    ) -> Vec<(u64, bool)> {
+        let joined = run > 1 && !self.whole_blocks && file.honours_range();
+        let mut started = Vec::new();
+        let mut at = blocks.start;
+        while at < blocks.end {
+            let end = match joined {
+                true => (at + run).min(blocks.end),
+                false => at + 1,
+            };
+            // A block already cached or coming splits the request around it.
+            let end = (at..end)
+                .find(|&i| i > at && self.cache.is_present(&(file.key.clone(), i)))
+                .unwrap_or(end);
+            if end - at == 1 || self.cache.is_present(&(file.key.clone(), at)) {
+                started.push((at, self.prefetch(file, at)));
+                at += 1;
+            } else {
+                started.extend(self.prefetch_run(file, at..end));
+                at = end;
+            }
+        }
+        started
+    }
+
+    /// Fetches blocks `run` with one range request, each block going to the cache on its own.
+    fn prefetch_run(&self, file: &Arc<RemoteFile>, run: std::ops::Range<u64>) -> Vec<(u64, bool)> {
+        use futures::FutureExt;
+        let span = blocks::block_span(run.start, self.block_size, file.size()).start
+            ..blocks::block_span(run.end - 1, self.block_size, file.size()).end;
+        let fetch = {
+            let (reader, file) = (self.clone(), file.clone());
+            async move {
+                // Counted in the cache while on its way: memory stays within the cache.
+                let _room = reader.cache.reserve(span.end - span.start);
+                let what = format!(
+                    "{} bytes {}-{} (read-ahead)",
+                    file.url,
+                    span.start,
+                    span.end - 1
+                );
+                let answer = crate::client::limit::background(
+                    reader
+                        .http
+                        .retry()
+                        .run(&what, || file.get_range(&reader.http, span.start, span.end)),
+                )
+                .await?;
+                match answer {
+                    remote::RangeAnswer::Bytes(b) => Ok(b),
+                    remote::RangeAnswer::WholeBody(_) => Err(crate::error::FsError::unavailable(
+                        format!("{what}: the whole file came"),
+                    )),
+                }
+            }
+            .boxed()
+            .shared()
+        };
+        run.map(|index| {
+            let (reader, file, fetch) = (self.clone(), file.clone(), fetch.clone());
+            let key = (file.key.clone(), index);
+            let started = self.cache.prefetch(key, move || async move {
+                let block = blocks::block_span(index, reader.block_size, file.size());
+                match fetch.await {
+                    // Its own allocation: a block kept in the cache must not pin the whole
+                    // request's buffer after its neighbours are evicted.
+                    Ok(all) => Ok(bytes::Bytes::copy_from_slice(
+                        &all[(block.start - span.start) as usize
+                            ..(block.end - span.start) as usize],
+                    )),
+                    Err(e @ crate::error::FsError::Stale(_)) => Err(e),
+                    // One block at a time, as a reader would (a server that sent the whole
+                    // file is read as a stream there).
+                    Err(e) => {
+                        tracing::debug!("read-ahead of {}: {e}; block {index} alone", file.url);
+                        reader.fetch_block_cached(&file, index).await
+                    }
+                }
+            });
+            (index, started)
+        })
+        .collect()
     }
 
     /// Starts fetching a block in the background unless it is cached or coming; true when
@@ -322,7 +506,11 @@ impl Reader {
         let file = file.clone();
         let key = (file.key.clone(), index);
         self.cache.prefetch(key, move || async move {
-            let result = reader.fetch_block_cached(&file, index).await;
+            let span = blocks::block_span(index, reader.block_size, file.size());
+            let room = reader.cache.reserve(span.end - span.start);
+            let result =
+                crate::client::limit::background(reader.fetch_block_cached(&file, index)).await;
+            drop(room);
             if let Err(e) = &result {
                 tracing::debug!("read-ahead of block {index} of {}: {e}", file.url);
             }
@@ -413,7 +601,7 @@ mod tests {
     fn reader(read_ahead: u64) -> Reader {
         let url = Url::parse("http://127.0.0.1:9/weaver").unwrap();
         let http = HttpClient::new(&url, &HttpOptions::default()).unwrap();
-        Reader::new(http, BlockCache::new(64 * MIB), MIB, read_ahead)
+        Reader::new(http, BlockCache::new(256 * MIB), MIB, read_ahead)
     }
 
     fn plan(
@@ -423,8 +611,23 @@ mod tests {
         len: u64,
         size: u64,
     ) -> Plan {
+        plan_ready(r, st, offset, len, size, false)
+    }
+
+    fn plan_ready(
+        r: &Reader,
+        st: &std::sync::Mutex<ReadState>,
+        offset: u64,
+        len: u64,
+        size: u64,
+        ready: bool,
+    ) -> Plan {
         let blocks = blocks::blocks_for(offset, len, MIB, size).unwrap();
-        r.plan(st, offset, len, &blocks, size)
+        r.plan(st, offset, len, &blocks, size, ready)
+    }
+
+    fn window(st: &std::sync::Mutex<ReadState>) -> u64 {
+        st.lock().unwrap().window
     }
 
     #[test]
@@ -433,11 +636,105 @@ mod tests {
         let st = Default::default();
         let p = plan(&r, &st, 0, 16 << 10, 100 * MIB);
         assert_eq!((p.direct, p.first, p.prefetch), (true, true, 0..2));
-        // The next reads are sequential: blocks, with a window that doubles.
+        // The next reads are sequential and wait for their blocks: blocks, with a window that
+        // doubles.
         let p = plan(&r, &st, 16 << 10, 128 << 10, 100 * MIB);
         assert_eq!((p.direct, p.prefetch), (false, 2..3));
         let p = plan(&r, &st, 144 << 10, 1 << 20, 100 * MIB);
         assert_eq!((p.direct, p.prefetch), (false, 3..6));
+    }
+
+    #[test]
+    fn the_window_grows_only_while_the_reader_waits() {
+        let r = reader(64);
+        let st = Default::default();
+        let mut at = 0;
+        let mut read = |ready| {
+            let p = plan_ready(&r, &st, at, MIB, 1 << 40, ready);
+            at += MIB;
+            p
+        };
+        for _ in 0..3 {
+            read(false);
+        }
+        assert_eq!(window(&st), 4);
+        // Its blocks were there before it read them: the pipe is full, the window stays.
+        for _ in 0..10 {
+            read(true);
+        }
+        assert_eq!(window(&st), 4);
+        // Waiting again: it grows, up to the limit (a quarter of the 256 MiB cache).
+        for _ in 0..20 {
+            read(false);
+        }
+        assert_eq!(window(&st), 64);
+        // A seek: no window, no read-ahead.
+        let p = plan_ready(&r, &st, 1 << 39, 4096, 1 << 40, false);
+        assert_eq!((window(&st), p.prefetch), (0, 0..0));
+    }
+
+    #[test]
+    fn a_large_window_asks_for_several_blocks_per_request() {
+        let r = reader(64);
+        assert_eq!(
+            [1, 8, 9, 16, 64, 1000].map(|w| r.run_for(w)),
+            [1, 1, 2, 2, 8, 8]
+        );
+        let st = Default::default();
+        let mut at = 0;
+        let mut asked = Vec::new();
+        for _ in 0..200 {
+            let p = plan_ready(&r, &st, at, 128 << 10, 1 << 40, false);
+            at += 128 << 10;
+            if !p.prefetch.is_empty() {
+                asked.push(p.prefetch.clone());
+                // Never less than a request's worth once the window is wide.
+                assert!(p.prefetch.end - p.prefetch.start >= p.run, "{p:?}");
+            }
+        }
+        // Each block asked for once, in order.
+        for pair in asked.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start, "{asked:?}");
+        }
+    }
+
+    #[test]
+    fn reads_the_kernel_sends_out_of_order_stay_sequential() {
+        let r = reader(64);
+        let st = Default::default();
+        // A batch of 128 KiB reads, arriving shuffled.
+        let k = 128 << 10;
+        for (n, i) in [0u64, 2, 1, 4, 3, 7, 5, 6, 9, 8, 12, 10, 11]
+            .iter()
+            .enumerate()
+        {
+            let p = plan(&r, &st, i * k, k, 1 << 30);
+            assert!(n == 0 || !p.direct, "read {i} taken for a seek");
+        }
+        assert!(window(&st) > 1);
+    }
+
+    proptest::proptest! {
+        /// Whatever the reads, the window stays within its bounds and read-ahead never asks
+        /// for blocks past the end of the file or more than the window ahead.
+        #[test]
+        fn the_window_stays_bounded(
+            reads in proptest::collection::vec((0u64..64, 1u64..(3 << 20), proptest::prelude::any::<bool>()), 1..100),
+            max in 0u64..100,
+        ) {
+            let r = reader(max);
+            let size = 64 * MIB;
+            let st = Default::default();
+            for (block, len, ready) in reads {
+                let offset = block * MIB;
+                let p = plan_ready(&r, &st, offset, len, size, ready);
+                let w = window(&st);
+                proptest::prop_assert!(w <= r.max_window.max(1));
+                proptest::prop_assert!(p.prefetch.end <= 64);
+                let last = (offset + len).min(size).div_ceil(MIB);
+                proptest::prop_assert!(p.prefetch.is_empty() || p.prefetch.end <= last + w + 1);
+            }
+        }
     }
 
     #[test]
@@ -464,7 +761,9 @@ mod tests {
     #[test]
     fn read_ahead_stays_within_the_cache() {
         // 64 MiB of cache: at most 16 blocks ahead, whatever was asked.
-        let r = reader(1000);
+        let url = Url::parse("http://127.0.0.1:9/weaver").unwrap();
+        let http = HttpClient::new(&url, &HttpOptions::default()).unwrap();
+        let r = Reader::new(http, BlockCache::new(64 * MIB), MIB, 1000);
         assert_eq!(r.max_window, 16);
     }
 }

@@ -108,6 +108,117 @@ pub async fn probe(http: &HttpClient, url: &Url) -> Result<RemoteMeta> {
         .await
 }
 
+/// The bytes a size probe can bring along: at most this many from the start of the file. A
+/// file this small (most job outputs that are not data sets) comes whole with its size, and a
+/// larger one's header (what `file`, GDAL and `head` read first) costs no round trip of its
+/// own; a listing of large files moves this much per file.
+pub const PROBE_BYTES: u64 = 64 << 10;
+
+/// A probe that asked for the first bytes of the file with its size.
+#[derive(Debug)]
+pub struct Probed {
+    pub meta: RemoteMeta,
+    /// The first `min(want, size)` bytes, or nothing when the server would only send them
+    /// with the whole (larger) file.
+    pub first: Bytes,
+}
+
+/// Like [`probe`], with a GET of the first `want` bytes instead of a HEAD: the size, the
+/// validators and the first bytes in one round trip. Servers that answer the range oddly
+/// are probed as [`probe`] does.
+pub async fn probe_with_first_bytes(http: &HttpClient, url: &Url, want: u64) -> Result<Probed> {
+    let what = format!("size and first bytes of {url}");
+    http.retry()
+        .run(&what, || probe_first_once(http, url, want.max(1)))
+        .await
+}
+
+async fn probe_first_once(http: &HttpClient, url: &Url, want: u64) -> Result<Probed> {
+    let what = format!("GET {url} (first {want} bytes)");
+    let range = format!("bytes=0-{}", want - 1);
+    let mut headers = vec![(RANGE, range.as_str())];
+    headers.extend_from_slice(Freshness::Revalidated.headers());
+    let resp = http.send(Method::GET, url.clone(), &headers, &what).await?;
+    let status = resp.status();
+    let total = |resp: &Response| {
+        resp.headers()
+            .get(CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_content_range)
+    };
+    match status {
+        StatusCode::PARTIAL_CONTENT => {
+            let Some((start, end, size)) = total(&resp) else {
+                return Err(FsError::unavailable(format!(
+                    "{what}: 206 without a Content-Range"
+                )));
+            };
+            let size = plausible_size(size, &what)?;
+            let len = want.min(size);
+            if (start, end + 1) != (0, len) {
+                return Err(FsError::unavailable(format!(
+                    "{what}: the server answered another range ({start}-{end}/{size})"
+                )));
+            }
+            let mut meta = RemoteMeta::from_headers(resp.headers(), size);
+            meta.accepts_ranges = true;
+            let first = read_exactly(resp, len, &what, http).await?;
+            Ok(Probed { meta, first })
+        }
+        // The range ignored: the whole body comes, read only when it is small.
+        StatusCode::OK => match header_u64(resp.headers(), CONTENT_LENGTH) {
+            Some(size) => {
+                let size = plausible_size(size, &what)?;
+                let meta = RemoteMeta::from_headers(resp.headers(), size);
+                let first = match size <= want {
+                    true => read_exactly(resp, size, &what, http).await?,
+                    false => Bytes::new(),
+                };
+                Ok(Probed { meta, first })
+            }
+            None => {
+                drop(resp);
+                Ok(Probed {
+                    meta: probe_once(http, url, Freshness::Revalidated).await?,
+                    first: Bytes::new(),
+                })
+            }
+        },
+        // An empty file has no byte 0.
+        StatusCode::RANGE_NOT_SATISFIABLE if total(&resp).is_some_and(|t| t.2 == 0) => Ok(Probed {
+            meta: RemoteMeta::from_headers(resp.headers(), 0),
+            first: Bytes::new(),
+        }),
+        s if matches!(s, StatusCode::NOT_FOUND | StatusCode::GONE)
+            || s == StatusCode::UNAUTHORIZED
+            || s == StatusCode::FORBIDDEN
+            || http::status_error(&what, s).is_transient() =>
+        {
+            Err(http::response_error(&what, &resp))
+        }
+        // Anything else (a server that refuses ranges on this file, say): as a plain probe.
+        _ => {
+            drop(resp);
+            Ok(Probed {
+                meta: probe_once(http, url, Freshness::Revalidated).await?,
+                first: Bytes::new(),
+            })
+        }
+    }
+}
+
+/// A body that must be `len` bytes long.
+async fn read_exactly(resp: Response, len: u64, what: &str, http: &HttpClient) -> Result<Bytes> {
+    let (body, received) = read_body(resp, len as usize, what).await?;
+    http.stats().fetched(received);
+    if received as u64 != len {
+        return Err(FsError::unavailable(format!(
+            "{what}: {received} bytes received, {len} expected"
+        )));
+    }
+    Ok(body)
+}
+
 async fn probe_once(http: &HttpClient, url: &Url, fresh: Freshness) -> Result<RemoteMeta> {
     let what = format!("HEAD {url}");
     let resp = http
@@ -126,6 +237,7 @@ async fn probe_once(http: &HttpClient, url: &Url, fresh: Freshness) -> Result<Re
         return Err(http::response_error(&what, &resp));
     }
     // No HEAD, or no length in it: ask for the first byte.
+    drop(resp);
     let what = format!("GET {url} (first byte)");
     let mut headers = vec![(RANGE, "bytes=0-0")];
     headers.extend_from_slice(fresh.headers());

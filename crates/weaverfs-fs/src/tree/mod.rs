@@ -34,7 +34,7 @@ use url::Url;
 use crate::api::listing::Listed;
 use crate::api::{ApiClient, JobDocument, JobState, JobStatus, Results};
 use crate::error::{FsError, Result};
-use crate::read::{probe, RemoteFile};
+use crate::read::{probe, probe_with_first_bytes, FirstBytes, RemoteFile};
 use crate::stats::{STATS_DIR, STATS_FILE};
 use naming::UniqueNames;
 pub use node::{Attr, ChildSpec, Content, Doc, Listing, Node};
@@ -43,8 +43,6 @@ use views::{View, ViewDir, ViewIndex};
 pub const ROOT_INO: u64 = 1;
 /// The directory of a job's own documents.
 pub const JOB_META_DIR: &str = ".job";
-/// How many HEAD requests run at once when a directory's file sizes are fetched.
-const PROBE_CONCURRENCY: usize = 16;
 
 /// What the namespace trusts and for how long.
 #[derive(Debug, Clone)]
@@ -101,6 +99,8 @@ pub struct Tree {
     views: Mutex<Arc<ViewIndex>>,
     /// Workflow steps found in jobs' logs, per job.
     steps: Mutex<LruCache<Arc<str>, links::StepsRead>>,
+    /// Where the first bytes that size probes bring along go; None: probes are HEADs.
+    first_bytes: Option<FirstBytes>,
 }
 
 /// The inode numbers handed out. Listed jobs get `JOB_BIT | n`, `n` their place in `jobs`, and
@@ -170,7 +170,15 @@ impl Tree {
             absent: Mutex::new(LruCache::new(std::num::NonZeroUsize::new(4096).unwrap())),
             views: Mutex::new(Arc::new(ViewIndex::empty())),
             steps: Mutex::new(LruCache::new(std::num::NonZeroUsize::new(4096).unwrap())),
+            first_bytes: None,
         }
+    }
+
+    /// Probes of file sizes ask for the first bytes too, and keep them in `first` (None:
+    /// HEAD probes).
+    pub fn keep_first_bytes(mut self, first: Option<FirstBytes>) -> Self {
+        self.first_bytes = first;
+        self
     }
 
     pub fn api(&self) -> &ApiClient {
@@ -401,9 +409,10 @@ impl Tree {
         Ok(fresh)
     }
 
-    /// Starts fetching the sizes of a directory's remote files, a bounded number at a time, so
-    /// `ls -l` does not wait for one HEAD after another. In the background: a lookup or an
-    /// open of one file waits for its own HEAD only, not for those of its 999 siblings.
+    /// Starts fetching the sizes of a directory's remote files, many at a time, so `ls -l`
+    /// does not wait for one probe after another; small files come whole with their size. In
+    /// the background (see [`crate::client::limit`]): a lookup or an open of one file does
+    /// not queue behind the probes of its 999 siblings.
     fn probe_files<'a>(&self, nodes: impl Iterator<Item = &'a Arc<Node>>) {
         let remote: Vec<Arc<Node>> = nodes
             .filter(|n| matches!(n.content, Content::Remote(_)))
@@ -412,19 +421,24 @@ impl Tree {
         if remote.is_empty() {
             return;
         }
-        let (api, ttl) = (self.api.clone(), self.cfg.finished_ttl);
-        tokio::spawn(async move {
+        let (api, ttl, first) = (
+            self.api.clone(),
+            self.cfg.finished_ttl,
+            self.first_bytes.clone(),
+        );
+        let at_once = api.http().limits().background_max();
+        tokio::spawn(crate::client::limit::background(async move {
             futures::stream::iter(remote)
-                .for_each_concurrent(PROBE_CONCURRENCY, |node| {
-                    let api = &api;
+                .for_each_concurrent(at_once, |node| {
+                    let (api, first) = (&api, first.as_ref());
                     async move {
-                        if let Err(e) = probe_remote(api, ttl, &node).await {
+                        if let Err(e) = probe_remote(api, ttl, &node, first).await {
                             tracing::warn!("{e}");
                         }
                     }
                 })
                 .await;
-        });
+        }));
     }
 
     async fn listing_ttl(&self, dir: &Node) -> Duration {
@@ -632,7 +646,16 @@ impl Tree {
                 return Ok(s.clone());
             }
         }
-        let status = match self.api.status(id).await {
+        // A job seen for the first time: its results are asked with its status, in one
+        // round trip; later only once the status says they are there.
+        let (status, mut fetched) = match cached.is_none() {
+            true => match self.api.status_and_results(id).await {
+                Ok((status, results)) => (Ok(status), results),
+                Err(e) => (Err(e), None),
+            },
+            false => (self.api.status(id).await, None),
+        };
+        let status = match status {
             Ok(status) => status,
             Err(e) => match (&e, cached.as_ref()) {
                 // A flaky link: what was known is better than an error.
@@ -650,18 +673,24 @@ impl Tree {
             // Results of a successful job do not change; keep them while it stays successful.
             match cached.as_ref().and_then(|s| s.results.clone()) {
                 Some(Ok(r)) => Some(Ok(r)),
-                _ => match self.api.results(id, status.process_id.as_deref()).await {
-                    Ok(r) => Some(Ok(Arc::new(r))),
-                    Err(e @ FsError::NotFound(_)) => {
-                        tracing::info!("job {id}: results are gone: {e}");
-                        Some(Err(e))
+                _ => {
+                    let answer = match fetched.take() {
+                        Some(answer) => answer,
+                        None => self.api.results(id, status.process_id.as_deref()).await,
+                    };
+                    match answer {
+                        Ok(r) => Some(Ok(Arc::new(r))),
+                        Err(e @ FsError::NotFound(_)) => {
+                            tracing::info!("job {id}: results are gone: {e}");
+                            Some(Err(e))
+                        }
+                        // The job directory still shows `.job/`; asked again after the TTL.
+                        Err(e) => {
+                            tracing::warn!("job {id}: results cannot be shown: {e}");
+                            Some(Err(e))
+                        }
                     }
-                    // The job directory still shows `.job/`; asked again after the TTL.
-                    Err(e) => {
-                        tracing::warn!("job {id}: results cannot be shown: {e}");
-                        Some(Err(e))
-                    }
-                },
+                }
             }
         } else {
             None
@@ -677,7 +706,13 @@ impl Tree {
 
     /// The current version of a remote file: probed once, then again after the job TTL.
     pub async fn remote_file(&self, node: &Node) -> Result<Arc<RemoteFile>> {
-        probe_remote(&self.api, self.cfg.finished_ttl, node).await
+        probe_remote(
+            &self.api,
+            self.cfg.finished_ttl,
+            node,
+            self.first_bytes.as_ref(),
+        )
+        .await
     }
 
     /// The bytes of a `.job/` document, fetched again after its TTL.
@@ -830,11 +865,12 @@ impl Tree {
 
 /// The current version of a remote file node: probed once, then again after `finished_ttl`.
 /// The node's lock makes concurrent callers (a listing's background probes, a lookup, an open)
-/// share one HEAD.
+/// share one probe. With `first`, the probe is a GET of the first bytes, kept there.
 async fn probe_remote(
     api: &ApiClient,
     finished_ttl: Duration,
     node: &Node,
+    first: Option<&FirstBytes>,
 ) -> Result<Arc<RemoteFile>> {
     let Content::Remote(href) = &node.content else {
         return Err(FsError::IsDir);
@@ -846,7 +882,13 @@ async fn probe_remote(
         }
     }
     let url = Url::parse(href).map_err(|e| FsError::Io(format!("bad href {href}: {e}")))?;
-    let meta = probe(api.http(), &url).await?;
+    let (meta, bytes) = match first {
+        Some(f) => {
+            let probed = probe_with_first_bytes(api.http(), &url, f.want()).await?;
+            (probed.meta, probed.first)
+        }
+        None => (probe(api.http(), &url).await?, Bytes::new()),
+    };
     let file = match cached.as_ref() {
         Some((old, _)) if old.meta.same_version(&meta) && !old.is_stale() => old.clone(),
         Some((old, _)) => {
@@ -857,6 +899,9 @@ async fn probe_remote(
         }
         None => Arc::new(RemoteFile::new(url, meta)),
     };
+    if let Some(f) = first {
+        f.keep(&file, bytes);
+    }
     *cached = Some((file.clone(), Instant::now()));
     Ok(file)
 }
