@@ -23,6 +23,42 @@ use crate::tree::Attr;
 pub struct DavFs {
     fs: Arc<WeaverFs>,
     why: Why,
+    /// For a GET: the first byte its body will need, read at open so that an origin that
+    /// fails does so before the headers (a 502 with its reason, not a cut body).
+    first_byte: Option<FirstByte>,
+}
+
+/// Where a GET's body starts: an offset, or this many bytes before the end (`bytes=-N`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstByte {
+    At(u64),
+    FromEnd(u64),
+}
+
+impl FirstByte {
+    /// From a Range header's first range; anything else starts at 0 (a malformed Range is
+    /// ignored by dav-server, which then sends the whole file).
+    pub fn of_range(range: Option<&str>) -> FirstByte {
+        let first = range
+            .and_then(|r| r.trim().strip_prefix("bytes="))
+            .and_then(|r| r.split(',').next())
+            .and_then(|r| r.trim().split_once('-'));
+        match first {
+            Some(("", n)) => n
+                .trim()
+                .parse()
+                .map_or(FirstByte::At(0), FirstByte::FromEnd),
+            Some((n, _)) => FirstByte::At(n.trim().parse().unwrap_or(0)),
+            None => FirstByte::At(0),
+        }
+    }
+
+    fn offset(self, size: u64) -> u64 {
+        match self {
+            FirstByte::At(n) => n,
+            FirstByte::FromEnd(n) => size.saturating_sub(n),
+        }
+    }
 }
 
 /// The attributes dav-server asks for: sizes, times and kinds, as the mount shows them.
@@ -79,7 +115,16 @@ fn path_str(path: &DavPath) -> Result<&str> {
 
 impl DavFs {
     pub fn new(fs: Arc<WeaverFs>, why: Why) -> Self {
-        DavFs { fs, why }
+        DavFs {
+            fs,
+            why,
+            first_byte: None,
+        }
+    }
+
+    pub fn with_first_byte(mut self, first: FirstByte) -> Self {
+        self.first_byte = Some(first);
+        self
     }
 
     /// The entries of the directory at `path` with their attributes, links followed; a link
@@ -127,10 +172,15 @@ impl DavFs {
         let opened = self.fs.open(attr.ino).await?;
         let file = OpenFile::new(self.fs.clone(), opened.fh, self.why.clone());
         // The size of the version just opened (a new version may have another).
-        match self.fs.getattr(attr.ino).await {
-            Ok(now) => Ok(file.with_meta(Meta::from(&now))),
-            Err(e) => Err(e),
+        let meta = Meta::from(&self.fs.getattr(attr.ino).await?);
+        if let Some(first) = self.first_byte {
+            let at = first.offset(meta.size);
+            if at < meta.size {
+                // One byte brings its block into the cache, where the body's read finds it.
+                self.fs.read(opened.fh, at, 1).await?;
+            }
         }
+        Ok(file.with_meta(meta))
     }
 }
 
@@ -181,5 +231,26 @@ impl DavFileSystem for DavFs {
             }
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FirstByte;
+
+    #[test]
+    fn a_get_starts_at_its_first_range() {
+        assert_eq!(FirstByte::of_range(None), FirstByte::At(0));
+        assert_eq!(
+            FirstByte::of_range(Some("bytes=100-199")),
+            FirstByte::At(100)
+        );
+        assert_eq!(FirstByte::of_range(Some("bytes=5-,0-1")), FirstByte::At(5));
+        assert_eq!(
+            FirstByte::of_range(Some("bytes=-500")),
+            FirstByte::FromEnd(500)
+        );
+        assert_eq!(FirstByte::of_range(Some("items=1-2")), FirstByte::At(0));
+        assert_eq!(FirstByte::FromEnd(500).offset(100), 0);
     }
 }

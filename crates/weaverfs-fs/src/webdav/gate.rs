@@ -10,7 +10,7 @@ use dav_server::davpath::DavPath;
 use dav_server::{DavConfig, DavHandler, DavMethodSet};
 
 use super::auth::Users;
-use super::davfs::DavFs;
+use super::davfs::{DavFs, FirstByte};
 use super::errors::{status_of, Why};
 use super::paths::walk;
 use crate::error::FsError;
@@ -66,7 +66,12 @@ impl Gateway {
             _ => return plain(StatusCode::NOT_IMPLEMENTED, &format!("no method {method}")),
         }
         let why = Why::default();
-        let davfs = DavFs::new(self.fs.clone(), why.clone());
+        let mut davfs = DavFs::new(self.fs.clone(), why.clone());
+        if method == Method::GET {
+            let range = req.headers().get(header::RANGE);
+            let first = FirstByte::of_range(range.and_then(|r| r.to_str().ok()));
+            davfs = davfs.with_first_byte(first);
+        }
         let mut req = req;
         let refused = match method {
             Method::GET | Method::HEAD => too_many_ranges(&req),
@@ -145,7 +150,7 @@ impl Gateway {
 /// The percent-decoded path of a request.
 fn request_path(req: &Request<Body>) -> Result<String, Response<Body>> {
     let bad = || plain(StatusCode::BAD_REQUEST, "bad request path");
-    let path = DavPath::from_uri(req.uri()).map_err(|_| bad())?;
+    let path = DavPath::new(req.uri().path()).map_err(|_| bad())?;
     String::from_utf8(path.as_bytes().to_vec())
         .map_err(|_| plain(StatusCode::NOT_FOUND, "no such path (not UTF-8)"))
 }
