@@ -89,7 +89,10 @@ fn gateway_files(m: &Mounted, gw: &Gateway, rel: &str, out: &mut BTreeMap<String
     );
     assert_eq!(status, StatusCode::MULTI_STATUS, "{rel}: {}", text(&body));
     let body = text(&body);
-    let own = format!("/{}/", rel.trim_matches('/'));
+    let own = match rel.trim_matches('/') {
+        "" => "/".to_owned(),
+        rel => format!("/{rel}/"),
+    };
     for response in body.split("<D:response>").skip(1) {
         let href = hrefs(response).pop().unwrap();
         if href == own {
@@ -667,4 +670,266 @@ fn clients_sign_in_and_their_credentials_stay_at_the_gateway() {
     // Off loopback, sign-in is required.
     let err = Gateway::start_fails(&m.server.api_url(), &["--addr", "0.0.0.0:0"]);
     assert!(err.contains("--htpasswd"), "{err}");
+}
+
+// Real clients. Installed by scripts/test-deps.sh: Debian's davfs2, litmus, chromium and GDAL;
+// webdav4 (fsspec), xarray and rclone in the venv `dav-clients` under $WEAVERFS_TEST_SERVERS.
+
+/// A program of the `dav-clients` venv.
+fn venv_bin(name: &str) -> std::path::PathBuf {
+    let root = std::env::var("WEAVERFS_TEST_SERVERS")
+        .unwrap_or_else(|_| format!("{}/target/test-servers", env!("CARGO_MANIFEST_DIR")));
+    let bin = Path::new(&root).join("dav-clients/bin").join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: run scripts/test-deps.sh",
+        bin.display()
+    );
+    bin
+}
+
+/// `diff -r` of two trees (both must exist and be equal).
+fn same_tree(a: &Path, b: &Path) {
+    let out = std::process::Command::new("diff")
+        .arg("-r")
+        .args([a, b])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{} and {} differ: {}",
+        a.display(),
+        b.display(),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn davfs2_mounts_the_gateway_and_copies_a_job_byte_for_byte() {
+    let (m, gw) = setup(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (mnt, conf, cache) = (
+        dir.path().join("mnt"),
+        dir.path().join("davfs2.conf"),
+        dir.path().join("cache"),
+    );
+    std::fs::create_dir_all(&mnt).unwrap();
+    std::fs::write(
+        &conf,
+        format!("ask_auth 0\nuse_locks 0\ncache_dir {}\n", cache.display()),
+    )
+    .unwrap();
+    let status = std::process::Command::new("mount.davfs")
+        .arg(gw.url.as_str())
+        .arg(&mnt)
+        .args(["-o", &format!("ro,conf={}", conf.display())])
+        .stdin(std::process::Stdio::null())
+        .status()
+        .expect("mount.davfs runs");
+    assert!(status.success(), "mount.davfs");
+    let copy = dir.path().join("copy");
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        common::run(
+            "cp",
+            &[
+                "-r",
+                mnt.join(jobs::FILES).to_str().unwrap(),
+                copy.to_str().unwrap(),
+            ],
+        );
+        same_tree(&copy, &m.path(jobs::FILES));
+        let du = |p: &Path| common::run("du", &["-sb", "--apparent-size", p.to_str().unwrap()]);
+        let size = |s: String| s.split_whitespace().next().unwrap().to_owned();
+        assert_eq!(
+            size(du(&mnt.join(jobs::FILES).join("output_big.dat"))),
+            BIG.to_string()
+        );
+        let big = m.server.file_bytes(&big_url(), 0, u64::MAX).unwrap();
+        assert!(std::fs::read(copy.join("output_big.dat")).unwrap() == big);
+    }));
+    let _ = std::process::Command::new("umount").arg(&mnt).status();
+    result.unwrap();
+}
+
+#[test]
+fn webdav4_lists_and_reads_ranges_and_xarray_opens_the_netcdf_output() {
+    let (m, gw) = setup(&[]);
+    let script = r#"
+import sys, fsspec, xarray
+from webdav4.fsspec import WebdavFileSystem
+url, job, mount = sys.argv[1:4]
+fs = WebdavFileSystem(url)
+names = sorted(e["name"].rsplit("/", 1)[-1] for e in fs.ls(job, detail=True))
+print("names", ",".join(names))
+for name in ["output_text.txt", "output_bin.bin", "output_netcdf.nc"]:
+    want = open(f"{mount}/{job}/{name}", "rb").read()
+    assert fs.cat_file(f"{job}/{name}") == want, name
+    assert fs.info(f"{job}/{name}")["size"] == len(want), name
+    assert fs.cat_file(f"{job}/{name}", start=5, end=25) == want[5:25], name
+big = f"{job}/output_big.dat"
+want = open(f"{mount}/{big}", "rb")
+for start in [0, 12345, 30_000_000, fs.info(big)["size"] - 10]:
+    want.seek(start)
+    assert fs.cat_file(big, start=start, end=start + 4096) == want.read(4096), start
+with fs.open(f"{job}/output_netcdf.nc") as f:
+    ds = xarray.open_dataset(f, engine="scipy")
+    ref = xarray.open_dataset(f"{mount}/{job}/output_netcdf.nc", engine="scipy")
+    assert ds.identical(ref), (ds, ref)
+    print("variables", ",".join(sorted(ds.variables)))
+print("ok")
+"#;
+    let out = common::run(
+        venv_bin("python").to_str().unwrap(),
+        &[
+            "-c",
+            script,
+            gw.url.as_str(),
+            jobs::FILES,
+            m.root().to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.contains("names files,output_big.dat,output_bin.bin"),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with("ok"), "{out}");
+}
+
+#[test]
+fn gdal_reads_a_geotiff_output_by_range() {
+    let jobs_dir = tempfile::tempdir().unwrap();
+    let job = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+    let out_dir = jobs_dir.path().join(job).join("raster");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let tif = out_dir.join("dem.tif");
+    common::run(
+        "gdal_create",
+        &[
+            "-of",
+            "GTiff",
+            "-outsize",
+            "300",
+            "200",
+            "-bands",
+            "1",
+            "-ot",
+            "Int16",
+            "-burn",
+            "42",
+            "-a_srs",
+            "EPSG:4326",
+            "-a_ullr",
+            "0",
+            "2",
+            "3",
+            "0",
+            "-co",
+            "TILED=YES",
+            tif.to_str().unwrap(),
+        ],
+    );
+    let cfg = ServerConfig {
+        jobs_dir: Some(jobs_dir.path().to_owned()),
+        ..server()
+    };
+    let m = Mounted::start(cfg, &[]);
+    let gw = Gateway::start(&m.server.api_url(), &[]);
+    let mut files = BTreeMap::new();
+    mount_files(m.root(), job, &mut files);
+    let rel = files
+        .keys()
+        .find(|k| k.ends_with(".tif"))
+        .expect("a .tif output")
+        .clone();
+    let rel = rel.trim_start_matches('/');
+    let remote = format!("/vsicurl/{}", gw.at(rel));
+    let local = m.path(rel);
+    let info = |path: &str| {
+        let out = std::process::Command::new("gdalinfo")
+            .args(["-checksum", path])
+            .env("GDAL_DISABLE_READDIR_ON_OPEN", "EMPTY_DIR")
+            .env("CPL_VSIL_CURL_ALLOWED_EXTENSIONS", ".tif")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines()
+            .filter(|l| l.starts_with("Size is") || l.contains("Checksum="))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let want = info(local.to_str().unwrap());
+    assert!(want.contains("Size is 300, 200"), "{want}");
+    assert_eq!(info(&remote), want);
+}
+
+#[test]
+fn rclone_copies_a_job() {
+    let (m, gw) = setup(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join(jobs::FILES);
+    common::run(
+        venv_bin("rclone").to_str().unwrap(),
+        &[
+            "copy",
+            "--config",
+            "/dev/null",
+            "--webdav-url",
+            gw.url.as_str(),
+            &format!(":webdav:{}", jobs::FILES),
+            out.to_str().unwrap(),
+        ],
+    );
+    same_tree(&out, &m.path(jobs::FILES));
+}
+
+#[test]
+fn litmus_runs_what_applies_to_a_read_only_server() {
+    let (_m, gw) = setup(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("litmus")
+        .arg(gw.url.as_str())
+        .current_dir(dir.path())
+        .output()
+        .expect("litmus runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    // Every suite starts by creating a collection to work in (MKCOL): on a read-only server
+    // only `init` applies, and the refusal is the read-only answer.
+    assert!(text.contains("init.................. pass"), "{text}");
+    assert!(text.contains("405 Method Not Allowed"), "{text}");
+}
+
+#[test]
+fn headless_chromium_loads_a_jobs_index_with_links() {
+    let (_m, gw) = setup(&[]);
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-extensions",
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(gw.dir(jobs::FILES).as_str())
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    for name in [
+        "output_text.txt",
+        "output_big.dat",
+        "output_netcdf.nc",
+        "files/",
+    ] {
+        let href = format!("href=\"/{}/{name}\"", jobs::FILES);
+        assert!(dom.contains(&href), "{href} in {dom}");
+    }
 }
