@@ -762,7 +762,7 @@ fn davfs2_mounts_the_gateway_and_copies_a_job_byte_for_byte() {
                 ],
             );
         }
-        let big = mnt.join(&big_rel());
+        let big = mnt.join(big_rel());
         let du = common::run("du", &["-b", big.to_str().unwrap()]);
         assert_eq!(du.split_whitespace().next(), Some(BIG.to_string().as_str()));
     }));

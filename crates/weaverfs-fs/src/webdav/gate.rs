@@ -117,9 +117,8 @@ impl Gateway {
         if depth == "0" {
             return None;
         }
-        let path = match request_path(req) {
-            Ok(p) => p,
-            Err(res) => return Some(res),
+        let Some(path) = request_path(req) else {
+            return Some(plain(StatusCode::BAD_REQUEST, "bad request path"));
         };
         let attr = match walk(&self.fs, &path).await {
             Ok(w) => w.attr,
@@ -147,12 +146,10 @@ impl Gateway {
     }
 }
 
-/// The percent-decoded path of a request.
-fn request_path(req: &Request<Body>) -> Result<String, Response<Body>> {
-    let bad = || plain(StatusCode::BAD_REQUEST, "bad request path");
-    let path = DavPath::new(req.uri().path()).map_err(|_| bad())?;
-    String::from_utf8(path.as_bytes().to_vec())
-        .map_err(|_| plain(StatusCode::NOT_FOUND, "no such path (not UTF-8)"))
+/// The percent-decoded path of a request (names in the tree are UTF-8).
+fn request_path(req: &Request<Body>) -> Option<String> {
+    let path = DavPath::new(req.uri().path()).ok()?;
+    String::from_utf8(path.as_bytes().to_vec()).ok()
 }
 
 fn too_many_ranges(req: &Request<Body>) -> Option<Response<Body>> {
