@@ -141,6 +141,7 @@ enum Command {
 
 /// What `weaverfs serve` serves.
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run: boxing the options gains nothing
 enum ServeCommand {
     /// The jobs of a server over read-only WebDAV, for machines without FUSE (Finder, Windows,
     /// GNOME Files, davfs2, fsspec, GDAL) and browsers: `serve webdav URL`, then open the URL
