@@ -445,6 +445,19 @@ fn many_ranges_get_a_clear_error_and_a_few_a_multipart_answer() {
     assert_eq!(headers[header::CONTENT_RANGE], "bytes */102400");
 }
 
+/// The index page of the FILES job links to its outputs.
+fn assert_links_to_the_files_job(html: &str) {
+    for name in [
+        "output_text.txt",
+        "output_big.dat",
+        "output_netcdf.nc",
+        "files/",
+    ] {
+        let href = format!("href=\"/{}/{name}\"", jobs::FILES);
+        assert!(html.contains(&href), "{href} in {html}");
+    }
+}
+
 #[test]
 fn a_browser_gets_an_html_index_with_links() {
     let (m, gw) = setup(&[]);
@@ -459,16 +472,7 @@ fn a_browser_gets_an_html_index_with_links() {
         .to_str()
         .unwrap()
         .starts_with("text/html"));
-    let html = text(&body);
-    for name in [
-        "output_text.txt",
-        "output_big.dat",
-        "output_netcdf.nc",
-        "files/",
-    ] {
-        let href = format!("href=\"/{}/{name}\"", jobs::FILES);
-        assert!(html.contains(&href), "{href} in {html}");
-    }
+    assert_links_to_the_files_job(&text(&body));
     // A collection without its slash is redirected to it.
     let (status, headers, _) = send(&m, client().get(gw.at(jobs::FILES)));
     assert_eq!(status, StatusCode::FOUND);
@@ -941,14 +945,5 @@ fn headless_chromium_loads_a_jobs_index_with_links() {
         .arg(gw.dir(jobs::FILES).as_str())
         .output()
         .expect("chromium runs");
-    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
-    for name in [
-        "output_text.txt",
-        "output_big.dat",
-        "output_netcdf.nc",
-        "files/",
-    ] {
-        let href = format!("href=\"/{}/{name}\"", jobs::FILES);
-        assert!(dom.contains(&href), "{href} in {dom}");
-    }
+    assert_links_to_the_files_job(&String::from_utf8_lossy(&out.stdout));
 }
