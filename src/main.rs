@@ -1,6 +1,6 @@
 //! The `weaverfs` command: `mount`, `unmount`, `get` (a job to a directory, without FUSE), `stats`,
-//! `demo` (mount the built-in sample server) and `serve sample`. Run as `mount.weaverfs` (a symlink), it
-//! is the helper mount(8) calls.
+//! `demo` (mount the built-in sample server), `serve webdav` (the same tree over WebDAV) and
+//! `serve sample`. Run as `mount.weaverfs` (a symlink), it is the helper mount(8) calls.
 
 mod cli;
 mod options;
@@ -21,6 +21,7 @@ use weaverfs_fs::get::{GetOptions, ProgressMode};
 use weaverfs_fs::mount::logging::{self, LogTarget};
 use weaverfs_fs::mount::mount_and_serve;
 use weaverfs_fs::mount::{daemon, helper as mount_helper, mountpoint};
+use weaverfs_fs::webdav;
 use weaverfs_server::{ServerConfig, TestServer};
 
 /// `0.1.0 (commit 1a2b3c4d5e6f)`: the build's git commit, from build.rs.
@@ -131,7 +132,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Serve something until Ctrl-C: `serve sample` runs the built-in sample server.
+    /// Serve something until Ctrl-C: `serve webdav URL` the jobs over WebDAV, `serve sample`
+    /// the built-in sample server.
     Serve {
         #[command(subcommand)]
         what: ServeCommand,
@@ -140,7 +142,27 @@ enum Command {
 
 /// What `weaverfs serve` serves.
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run: boxing the options gains nothing
 enum ServeCommand {
+    /// The jobs of a server over read-only WebDAV, for machines without FUSE (Finder, Windows,
+    /// GNOME Files, davfs2, fsspec, GDAL) and browsers: `serve webdav URL`, then open the URL
+    /// it prints. In the foreground until Ctrl-C or SIGTERM.
+    Webdav {
+        /// The server's URL, under which `/jobs` is served, or a server named in the config file.
+        #[arg(value_name = "URL|NAME")]
+        source: String,
+        /// Where to listen. Off loopback, clients must sign in (--htpasswd).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Users who may sign in (HTTP Basic): `USER:HASH` lines from `htpasswd -B`, or
+        /// `USER:PASSWORD`. Every client reads with this gateway's own server credentials.
+        #[arg(long, value_name = "FILE")]
+        htpasswd: Option<PathBuf>,
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        fresh: FreshArgs,
+    },
     /// The built-in sample server alone (it prints its API URL), for scripts and benchmarks.
     Sample {
         #[arg(long, default_value = "127.0.0.1:8090")]
@@ -298,6 +320,20 @@ fn run(cli: Cli) -> Result<(), String> {
             }),
         Command::Cache { dir, clear } => weaverfs_fs::cache::disk::print_report(&dir, clear),
         Command::Stats { mountpoint, json } => weaverfs_fs::stats::print_stats(&mountpoint, json),
+        Command::Serve {
+            what:
+                ServeCommand::Webdav {
+                    source,
+                    addr,
+                    htpasswd,
+                    client,
+                    fresh,
+                },
+        } => {
+            let cfg = client.config(&source, Some(&fresh))?;
+            let users = htpasswd.as_deref().map(webdav::Users::load).transpose()?;
+            webdav::run(&cfg, addr, users, &rt)
+        }
         Command::Serve {
             what:
                 ServeCommand::Sample {

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod gateway;
 pub mod nginx;
 pub mod real_servers;
 pub mod squid;

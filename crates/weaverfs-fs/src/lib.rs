@@ -27,3 +27,4 @@ pub mod mount;
 pub mod read;
 pub mod stats;
 pub mod tree;
+pub mod webdav;
