@@ -121,47 +121,63 @@ fn every_file_of_every_job_reads_as_the_mount_shows_it() {
         .filter(|j| m.path(j).is_dir() && ![jobs::FILES, jobs::RUNNING].contains(j))
         .chain([&jobs::FILES])
     {
-        let mut want = BTreeMap::new();
-        mount_files(m.root(), job, &mut want);
-        let mut got = BTreeMap::new();
-        gateway_files(&m, &gw, job, &mut got);
-        let want: BTreeMap<_, _> = want
-            .into_iter()
-            .map(|(k, v)| (k.trim_start_matches('/').to_owned(), v))
-            .collect();
-        // The same names and sizes; and more below links (workflow steps), which the
-        // gateway shows as the collections they point to.
-        // A job still in progress: its status and log change between the two reads.
-        let state = std::fs::read_to_string(m.path(&format!("{job}/.job/state")));
-        let done = state.is_ok_and(|s| ["succeeded", "failed", "dismissed"].contains(&s.trim()));
-        let changing = |rel: &str| !done && rel.contains("/.job/");
-        for (rel, size) in want.iter().filter(|(rel, _)| !changing(rel)) {
-            assert_eq!(got.get(rel), Some(size), "job {job}: {rel}");
+        assert_same_job(&m, &gw, job);
+    }
+}
+
+/// The real pygeoapi of `tests/servers.rs` through the gateway: every job's files, with the
+/// names, sizes and bytes its FUSE mount shows.
+#[test]
+fn a_real_pygeoapi_reads_through_the_gateway_as_through_the_mount() {
+    let server = common::real_servers::RealServer::start("pygeoapi");
+    let mut m = Mounted::serve(Default::default());
+    m.mount(&server.url, &[], &[]);
+    let gw = Gateway::start(&server.url, &[]);
+    let ids: Vec<&str> = server
+        .jobs
+        .iter()
+        .filter_map(|j| j["id"].as_str())
+        .collect();
+    assert!(ids.len() > 3, "pygeoapi's jobs: {:?}", server.jobs);
+    for id in ids {
+        assert_same_job(&m, &gw, id);
+    }
+}
+
+/// Job `job` through the gateway: the files of the mount with their sizes (more below the
+/// links of workflow steps, shown as the collections they point to), and their bytes.
+fn assert_same_job(m: &Mounted, gw: &Gateway, job: &str) {
+    let mut want = BTreeMap::new();
+    mount_files(m.root(), job, &mut want);
+    let mut got = BTreeMap::new();
+    gateway_files(m, gw, job, &mut got);
+    let want: BTreeMap<_, _> = want
+        .into_iter()
+        .map(|(k, v)| (k.trim_start_matches('/').to_owned(), v))
+        .collect();
+    // A job still in progress: its status and log change between the two reads.
+    let state = std::fs::read_to_string(m.path(&format!("{job}/.job/state")));
+    let done = state.is_ok_and(|s| ["succeeded", "failed", "dismissed"].contains(&s.trim()));
+    let changing = |rel: &str| !done && rel.contains("/.job/");
+    for (rel, size) in want.iter().filter(|(rel, _)| !changing(rel)) {
+        assert_eq!(got.get(rel), Some(size), "job {job}: {rel}");
+    }
+    for rel in got.keys().filter(|k| !want.contains_key(*k)) {
+        let under_link = rel
+            .match_indices('/')
+            .any(|(i, _)| m.path(&rel[..i]).is_symlink());
+        assert!(under_link, "job {job}: {rel} is not in the mount");
+    }
+    for (rel, size) in &want {
+        if *size > 8 << 20 || changing(rel) {
+            continue; // the big output: read by range below, and whole in the davfs2 test
         }
-        for rel in got.keys().filter(|k| !want.contains_key(*k)) {
-            let under_link = rel
-                .match_indices('/')
-                .any(|(i, _)| m.path(&rel[..i]).is_symlink());
-            assert!(under_link, "job {job}: {rel} is not in the mount");
-        }
-        for (rel, size) in &want {
-            if *size > 8 << 20 {
-                continue; // the big output: read by range below, and whole in the davfs2 test
-            }
-            // A job still in progress: its status and log change between the two reads.
-            let state = std::fs::read_to_string(m.path(&format!("{job}/.job/state")));
-            let done =
-                state.is_ok_and(|s| ["succeeded", "failed", "dismissed"].contains(&s.trim()));
-            if !done && rel.contains("/.job/") {
-                continue;
-            }
-            let (status, _, body) = send(&m, client().get(gw.at(rel)));
-            assert_eq!(status, StatusCode::OK, "{rel}");
-            assert!(
-                body == std::fs::read(m.path(rel)).unwrap(),
-                "{rel}: the gateway's bytes are the mount's"
-            );
-        }
+        let (status, _, body) = send(m, client().get(gw.at(rel)));
+        assert_eq!(status, StatusCode::OK, "{rel}");
+        assert!(
+            body == std::fs::read(m.path(rel)).unwrap(),
+            "{rel}: the gateway's bytes are the mount's"
+        );
     }
 }
 
