@@ -56,7 +56,10 @@ pub fn run(
              must sign in (each reads with this gateway's own server credentials)"
         ));
     }
-    let fs = Arc::new(build_fs(cfg)?);
+    // Size probes are HEADs: desktop clients send PROPFIND of whole folders again and again, and
+    // a listing must not fetch the first 64 KiB of every file each time (a GET reads its own
+    // range, not the head the mount's probes bring for `cat *` and `cp -r`).
+    let fs = Arc::new(build_fs(cfg)?.with_head_probes());
     rt.block_on(fs.tree().api().http().authenticate())
         .map_err(|e| e.to_string())?;
     if let Err(e) = rt.block_on(fs.tree().api().check()) {
