@@ -58,7 +58,8 @@ def write_scenarios(root):
     files("prefix", {"subdir.txt": b"subdir.txt", "subdir/subfile.txt": b"subfile.txt"})
     os.makedirs(os.path.join(root, CHANGING))
     with open(os.path.join(root, CHANGING, "data.bin"), "wb") as f:
-        f.write(os.urandom(64 * 1024))
+        # Larger than the size probe's first 64 KiB, so a later read is a request of its own.
+        f.write(os.urandom(256 * 1024))
     files("hashed", {f"{hashlib.md5(str(i).encode()).hexdigest()}.txt": str(i).encode()
                      for i in range(10)})
 
