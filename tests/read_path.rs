@@ -43,16 +43,13 @@ fn many_small_files(n: usize) -> (tempfile::TempDir, ServerConfig) {
     (dir, cfg)
 }
 
+/// The inode of `path` (names from the root), through the core's own path walk.
 async fn ino_of(fs: &WeaverFs, path: &[&str]) -> u64 {
-    let mut ino = ROOT_INO;
-    for name in path {
-        ino = fs
-            .lookup(ino, name)
-            .await
-            .unwrap_or_else(|e| panic!("{name}: {e}"))
-            .ino;
-    }
-    ino
+    let path = path.join("/");
+    fs.resolve(&path, true)
+        .await
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .ino
 }
 
 fn file_requests(server: &TestServer) -> Vec<weaverfs_server::RequestRecord> {
