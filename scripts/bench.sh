@@ -21,7 +21,8 @@
 # (bench_io.py first): on a fresh mount by path (lookups included), and in a warm mount for a
 # file not opened before.
 # Writes docs/bench.tsv (every measure), docs/bench.md (tables) and docs/bench.png (chart); the
-# WAN part docs/bench-wan.tsv and docs/bench-wan.md; prints the tables. Not part of the test suite.
+# WAN part docs/bench-wan.tsv and docs/bench-wan.md; then the README's performance table
+# (scripts/bench_summary.py); prints the tables. Not part of the test suite.
 #
 # Environment: BENCH_RUNS (3), BENCH_SYSTEMS (all: weaverfs rclone-fast rclone-off rclone-full
 # rclone160-off httpdirfs nullfs), BENCH_RCLONE_VENV (/opt/weaverfs-bench/rclone-venv), BENCH_WORKLOADS (all: seq_dd seq_cat random first ls_l cp ls_root), BENCH_DIR
@@ -585,6 +586,8 @@ main() {
   machine_info
   if [[ " ${parts[*]} " == *" loopback "* ]]; then loopback_part; fi
   if [[ " ${parts[*]} " == *" wan "* ]]; then wan_part; fi
+  # The README's table beside the pages it summarises (only when they are the repository's own).
+  if [ "$out" = docs ]; then python3 scripts/bench_summary.py docs/bench.tsv docs/bench-wan.tsv README.md; fi
 }
 
 loopback_part() {

@@ -271,3 +271,29 @@ fn the_link_and_anchor_rules_are_githubs() {
             .into()
     );
 }
+
+#[test]
+fn the_readmes_performance_table_is_the_benchmarks_own() {
+    // The README's table is generated from docs/bench.tsv and docs/bench-wan.tsv by
+    // scripts/bench_summary.py (which scripts/bench.sh runs): regenerating it from the same
+    // measures must change nothing, so no hand edit or stale table survives.
+    let copy = std::env::temp_dir().join(format!("weaverfs-readme-{}.md", std::process::id()));
+    std::fs::copy(repo().join("README.md"), &copy).unwrap();
+    let status = Command::new("python3")
+        .arg(repo().join("scripts/bench_summary.py"))
+        .arg(repo().join("docs/bench.tsv"))
+        .arg(repo().join("docs/bench-wan.tsv"))
+        .arg(&copy)
+        .status()
+        .expect("python3 runs");
+    let regenerated = std::fs::read_to_string(&copy).unwrap();
+    std::fs::remove_file(&copy).ok();
+    assert!(status.success(), "bench_summary.py failed");
+    assert!(regenerated.contains("| 1 GiB `dd bs=1M`, cold: weaverfs |"));
+    assert_eq!(
+        regenerated,
+        read(Path::new("README.md")),
+        "README.md's performance table differs from what scripts/bench_summary.py makes of \
+         docs/bench.tsv and docs/bench-wan.tsv: rerun it"
+    );
+}
