@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{start_server, Mounted};
+use common::{start_server, wait_for, Mounted};
 use weaverfs_server::jobs::{FILES, LITERALS};
 use weaverfs_server::{Digests, ServerConfig, TestServer};
 
@@ -130,10 +130,12 @@ fn gets_of(server: &TestServer, path: &str) -> usize {
         .count()
 }
 
-/// Starts a slow `get` of FILES and kills it (SIGKILL) once at least `at_least` bytes of the big
-/// file are recorded as complete; returns what its sidecar recorded.
+/// Starts a `get` of FILES and kills it (SIGKILL) once it recorded `at_least` bytes of the big
+/// file (a multiple of the block size) and finished the small one: the server holds the big file's
+/// ranges from `at_least` on, so the get can neither finish first nor get further, however fast or
+/// slow the machine. Returns what its sidecar recorded.
 fn interrupted_get(server: &TestServer, out: &Path, at_least: u64) -> u64 {
-    server.set_latency(Duration::from_millis(150));
+    server.hold_ranges_from(&file_url(FILES, BIG), at_least);
     let mut child = get_command(server, FILES, out, &["--parallel-ranges", "2"])
         .stderr(Stdio::null())
         .spawn()
@@ -143,20 +145,14 @@ fn interrupted_get(server: &TestServer, out: &Path, at_least: u64) -> u64 {
         let v: serde_json::Value = serde_json::from_slice(text).unwrap();
         v["done"].as_u64().unwrap()
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(text) = std::fs::read(&sidecar) {
-            if done(&text) >= at_least {
-                break;
-            }
-        }
+    wait_for("the get to hold at_least bytes and the small file", || {
         assert!(child.try_wait().unwrap().is_none(), "get ended too soon");
-        assert!(Instant::now() < deadline, "no progress recorded");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        let recorded = std::fs::read(&sidecar).is_ok_and(|text| done(&text) >= at_least);
+        recorded && out.join("output_bin.bin").exists()
+    });
     child.kill().unwrap();
     child.wait().unwrap();
-    server.set_latency(Duration::ZERO);
+    server.release_ranges();
     assert!(
         !out.join("output_big.dat").exists(),
         "no file before it is whole"
