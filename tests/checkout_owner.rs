@@ -49,9 +49,15 @@ impl Checkout {
     fn run(&self, command: &str) -> Output {
         Command::new("env")
             .arg("-i")
-            .arg(format!("PATH={}:/usr/bin:/bin", self.dir.path().join("bin").display()))
+            .arg(format!(
+                "PATH={}:/usr/bin:/bin",
+                self.dir.path().join("bin").display()
+            ))
             .arg(format!("HOME={}", self.dir.path().display()))
-            .arg(format!("CARGO_HOME={}", self.dir.path().join("cargo").display()))
+            .arg(format!(
+                "CARGO_HOME={}",
+                self.dir.path().join("cargo").display()
+            ))
             .args(["SUDO_UID=65534", "SUDO_GID=65534", "SUDO_USER=nobody"])
             .args(["/bin/bash", "-c", command])
             .current_dir(self.repo())
@@ -67,7 +73,12 @@ impl Checkout {
         while let Some(path) = todo.pop() {
             let meta = fs::symlink_metadata(&path).unwrap();
             if meta.uid() != NOBODY || meta.gid() != NOBODY {
-                wrong.push(format!("{} ({}:{})", path.display(), meta.uid(), meta.gid()));
+                wrong.push(format!(
+                    "{} ({}:{})",
+                    path.display(),
+                    meta.uid(),
+                    meta.gid()
+                ));
             }
             if meta.is_dir() {
                 todo.extend(fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
@@ -126,7 +137,11 @@ fn install_sh_from_source_as_root_leaves_target_to_the_checkouts_owner() {
     );
     let out = c.run("scripts/install.sh");
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("weaverfs 0.0.0 installed"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("weaverfs 0.0.0 installed"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(c.not_the_owners("target"), Vec::<String>::new());
 
     // A failed build too.

@@ -125,6 +125,8 @@ impl Faults {
 
     pub(crate) fn hold_ranges_from(&self, path: &str, offset: u64) {
         *lock(&self.hold) = Some((path.to_owned(), offset));
+        // Those held below a new offset go on.
+        self.released.notify_waiters();
     }
 
     pub(crate) fn release_ranges(&self) {

@@ -292,7 +292,8 @@ impl TestServer {
     }
 
     /// Range requests for `url_path` that start at `offset` or later wait until
-    /// [`TestServer::release_ranges`] (or [`TestServer::clear_faults`]).
+    /// [`TestServer::release_ranges`] (or [`TestServer::clear_faults`]); a new offset replaces
+    /// the old one.
     pub fn hold_ranges_from(&self, url_path: &str, offset: u64) {
         self.shared.faults.hold_ranges_from(url_path, offset);
     }
