@@ -16,6 +16,7 @@
 # installs what is missing on this machine (empty when nothing is) and exits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/checkout-owner.sh
 
 say() { echo "install.sh: $*" >&2; }
 usage() { sed -n '2,16s/^# \{0,1\}//p' "$0" >&2; }
@@ -145,7 +146,10 @@ from_source() {
   fi
   command -v cc >/dev/null || { say "no C compiler (cc): the build cannot run until ${need[*]} are installed"; exit 1; }
   # target/ (not a temporary directory): a second run, or scripts/test.sh as root, reuses the build
-  cargo install --locked --path . --target-dir target --quiet --force
+  local status=0
+  cargo install --locked --path . --target-dir target --quiet --force || status=$?
+  give_checkout_back target
+  [ "$status" -eq 0 ] || exit "$status"
   local bin="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin"
   say "$("$bin/weaverfs" --version) installed in $bin"
   check_path "$bin"

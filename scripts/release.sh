@@ -13,6 +13,8 @@
 # the files this script stages in target/release-stage/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/checkout-owner.sh
+trap 'give_checkout_back target dist' EXIT
 
 target_dir=${CARGO_TARGET_DIR:-target}
 tools=$(realpath -m "$target_dir/release-tools")

@@ -11,6 +11,7 @@
 # at the end if they were not so before.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. scripts/checkout-owner.sh
 
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null; then
@@ -51,6 +52,8 @@ fi
 log=$(mktemp)
 cleanup() {
   for cmd in "${restore[@]}"; do $cmd || echo "test.sh: could not undo: $cmd" >&2; done
+  # What the run made in the checkout (builds, the release, Python caches) is the owner's.
+  give_checkout_back target dist python .pytest_cache
   rm -f "$log"
 }
 trap cleanup EXIT

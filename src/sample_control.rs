@@ -6,11 +6,15 @@
 //! - `requests`: the requests received so far, as one JSON array of `{method, path, range}`;
 //! - `clear-requests`: forgets them (`ok`);
 //! - `bump PATH`: a file under `/wpsoutputs` gets new bytes of the same size and a new ETag
-//!   and Last-Modified (`ok`, or `error: ...`).
+//!   and Last-Modified (`ok`, or `error: ...`);
+//! - `magpie USER PASSWORD`: from now on requests need the ticket that `/magpie/signin` issues
+//!   to USER with PASSWORD, as Twitcher + Magpie ask (`ok`);
+//! - `signins`: the Magpie sign-ins accepted so far; `expire-tickets`: refuses the tickets
+//!   issued so far (`ok`), as Magpie does when they expire.
 
 use std::io::{BufRead, Write};
 
-use weaverfs_server::TestServer;
+use weaverfs_server::{ServerAuth, TestServer};
 
 /// Answers commands until standard input closes or Ctrl-C.
 pub async fn serve(server: &TestServer) {
@@ -58,6 +62,24 @@ fn answer(server: &TestServer, command: &str) -> String {
             "ok".into()
         }
         ("bump", path) => format!("error: no file {path:?}"),
-        _ => format!("error: unknown command {command:?} (requests, clear-requests, bump PATH)"),
+        ("magpie", login) => match login.split_once(' ') {
+            Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+                server.set_auth(ServerAuth {
+                    magpie: Some((user.into(), password.into())),
+                    ..ServerAuth::default()
+                });
+                "ok".into()
+            }
+            _ => "error: magpie USER PASSWORD".into(),
+        },
+        ("signins", "") => server.signins().to_string(),
+        ("expire-tickets", "") => {
+            server.expire_tickets();
+            "ok".into()
+        }
+        _ => format!(
+            "error: unknown command {command:?} (requests, clear-requests, bump PATH, \
+             magpie USER PASSWORD, signins, expire-tickets)"
+        ),
     }
 }

@@ -6,9 +6,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use common::{start_server, Mounted};
+use common::{start_server, wait_for, Mounted};
 use weaverfs_server::jobs::{FILES, LITERALS};
 use weaverfs_server::{Digests, ServerConfig, TestServer};
 
@@ -130,10 +130,15 @@ fn gets_of(server: &TestServer, path: &str) -> usize {
         .count()
 }
 
-/// Starts a slow `get` of FILES and kills it (SIGKILL) once at least `at_least` bytes of the big
-/// file are recorded as complete; returns what its sidecar recorded.
+/// Starts a `get` of FILES and kills it (SIGKILL) once its sidecar records at least `at_least`
+/// bytes (a multiple of the block size) of the big file and the small file is done. The server
+/// holds the big file's ranges from a point that moves on one block at a time, so the get can
+/// neither finish first nor run far ahead, however fast or slow the machine. Returns what the
+/// sidecar recorded.
 fn interrupted_get(server: &TestServer, out: &Path, at_least: u64) -> u64 {
-    server.set_latency(Duration::from_millis(150));
+    let big = file_url(FILES, BIG);
+    let mut held_from = at_least;
+    server.hold_ranges_from(&big, held_from);
     let mut child = get_command(server, FILES, out, &["--parallel-ranges", "2"])
         .stderr(Stdio::null())
         .spawn()
@@ -143,20 +148,27 @@ fn interrupted_get(server: &TestServer, out: &Path, at_least: u64) -> u64 {
         let v: serde_json::Value = serde_json::from_slice(text).unwrap();
         v["done"].as_u64().unwrap()
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Ok(text) = std::fs::read(&sidecar) {
-            if done(&text) >= at_least {
-                break;
-            }
+        // Both ranges in flight wait at the hold: every block below it is fetched, and, the
+        // next range being asked only after the last completion was handled, recorded if due.
+        wait_for("the get's two ranges to wait at the hold", || {
+            assert!(child.try_wait().unwrap().is_none(), "get ended too soon");
+            let held = ranges_of(server, &big);
+            held.iter().filter(|&&(a, _)| a >= held_from).count() >= 2
+        });
+        let recorded = std::fs::read(&sidecar).is_ok_and(|text| done(&text) >= at_least);
+        if recorded && out.join("output_bin.bin").exists() {
+            break;
         }
-        assert!(child.try_wait().unwrap().is_none(), "get ended too soon");
-        assert!(Instant::now() < deadline, "no progress recorded");
-        std::thread::sleep(Duration::from_millis(20));
+        // The get records its progress when a block completes at least 500 ms after its last
+        // record (SAVE_EVERY in get/download.rs): after this wait, the next block is recorded.
+        std::thread::sleep(Duration::from_millis(600));
+        held_from += 1 << 20;
+        server.hold_ranges_from(&big, held_from);
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    server.set_latency(Duration::ZERO);
+    server.release_ranges();
     assert!(
         !out.join("output_big.dat").exists(),
         "no file before it is whole"

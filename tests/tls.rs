@@ -130,3 +130,56 @@ fn insecure_accepts_any_certificate_and_warns() {
         "{log}"
     );
 }
+
+/// Environment variables that make the system's CA list empty, as on a host without the
+/// ca-certificates package (rustls-native-certs reads only these when they are set).
+fn no_system_cas(dir: &Path) -> [(&'static str, String); 2] {
+    let (file, certs) = (dir.join("no-cas.pem"), dir.join("no-cas"));
+    fs::write(&file, "").unwrap();
+    fs::create_dir_all(&certs).unwrap();
+    [
+        ("SSL_CERT_FILE", file.to_str().unwrap().to_string()),
+        ("SSL_CERT_DIR", certs.to_str().unwrap().to_string()),
+    ]
+}
+
+#[test]
+fn without_system_cas_https_names_the_fix_and_http_needs_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = no_system_cas(dir.path());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut m = Mounted::serve(small_server());
+    let (base, ca) = tls_front(&m, dir.path());
+    let fix = |text: &str| {
+        assert!(
+            text.contains("no CA certificates found on this system")
+                && text.contains("apt install ca-certificates")
+                && text.contains("SSL_CERT_FILE")
+                && text.contains("--ca-cert FILE"),
+            "{text}"
+        );
+    };
+    // An https API: the mount fails at start with the cause and the fix, not "builder error".
+    let err = m.mount_fails(&format!("{base}/weaver"), &[], &env);
+    fix(&err);
+    // An http API needs no CA: it mounts, with a warning; its https hrefs are refused clearly.
+    m.mount(&m.server.api_url(), &[], &env);
+    fix(&m.log());
+    let out = m.path(&format!("{}/output_bin.bin", jobs::FILES));
+    let err = fs::read(&out).expect_err("an https href read without any CA");
+    assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
+    assert!(
+        m.log().contains("TLS certificate is not trusted"),
+        "{}",
+        m.log()
+    );
+    m.stop();
+    // --ca-cert is enough on its own.
+    m.mount(
+        &format!("{base}/weaver"),
+        &["--ca-cert", ca.to_str().unwrap()],
+        &env,
+    );
+    read_output_over_https(&m);
+    assert!(!m.log().contains("WARNING"), "{}", m.log());
+}

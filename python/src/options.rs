@@ -12,8 +12,6 @@ use pyo3::types::PyDict;
 use url::Url;
 use weaverfs_fs::cache::DiskLimits;
 use weaverfs_fs::client::auth::args::AuthArgs;
-use weaverfs_fs::client::auth::magpie::{MagpieOptions, DEFAULT_COOKIE};
-use weaverfs_fs::client::auth::netrc::Login;
 use weaverfs_fs::client::auth::secret::Secret;
 use weaverfs_fs::client::auth::TokenSource;
 use weaverfs_fs::client::proxy::ProxyOptions;
@@ -140,18 +138,7 @@ pub fn config(opts: &Bound<'_, PyDict>) -> PyResult<MountConfig> {
     }
     if let Some(password) = password {
         let user = user.ok_or_else(|| bad("password= needs user=".into()))?;
-        let password = Secret::new(password);
-        match magpie_url {
-            Some(url) => {
-                auth.magpie = Some(MagpieOptions {
-                    url,
-                    user,
-                    password,
-                    cookie_name: DEFAULT_COOKIE.into(),
-                })
-            }
-            None => auth.basic = Some(Login { user, password }),
-        }
+        auth.sign_in(user, Secret::new(password), magpie_url, None);
     }
 
     if let Some(n) = o.get("cache_size")? {

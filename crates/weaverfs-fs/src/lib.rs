@@ -11,6 +11,8 @@
 //! - [`mount`]: the fuser adapter (which only translates requests and replies), mounting,
 //!   unmounting, running in the background, the `mount.weaverfs` helper, and where logs go;
 //! - [`get`]: `weaverfs get`, a job's tree written to disk through the same core;
+//! - `webdav`: `weaverfs serve webdav`, the same core over WebDAV (cargo feature `webdav`, which
+//!   the binary turns on and the Python module leaves off);
 //! - [`stats`]: the mount's counters, shown at `.weaverfs/stats.json`;
 //! - [`error`]: the core's error type and its errno.
 //!
@@ -27,4 +29,5 @@ pub mod mount;
 pub mod read;
 pub mod stats;
 pub mod tree;
+#[cfg(feature = "webdav")]
 pub mod webdav;

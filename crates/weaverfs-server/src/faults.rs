@@ -98,6 +98,10 @@ pub(crate) struct Faults {
     random: Mutex<Option<(RandomFaults, u64)>>,
     down: AtomicBool,
     counts: Mutex<BTreeMap<String, u64>>,
+    /// `(path, offset)`: range requests for `path` starting at `offset` or later wait until
+    /// released, so a test can stop a download at an exact point, whatever the machine's speed.
+    hold: Mutex<Option<(String, u64)>>,
+    released: tokio::sync::Notify,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -116,6 +120,32 @@ impl Faults {
         lock(&self.queue).clear();
         *lock(&self.random) = None;
         self.down.store(false, Ordering::Relaxed);
+        self.release_ranges();
+    }
+
+    pub(crate) fn hold_ranges_from(&self, path: &str, offset: u64) {
+        *lock(&self.hold) = Some((path.to_owned(), offset));
+        // Those held below a new offset go on.
+        self.released.notify_waiters();
+    }
+
+    pub(crate) fn release_ranges(&self) {
+        *lock(&self.hold) = None;
+        self.released.notify_waiters();
+    }
+
+    /// Waits while a range request for `path` starting at `start` is held.
+    async fn wait_if_held(&self, path: &str, start: Option<u64>) {
+        let Some(start) = start else { return };
+        loop {
+            // Registered before the check, so a release in between is not missed.
+            let released = self.released.notified();
+            match &*lock(&self.hold) {
+                Some((held, from)) if held == path && start >= *from => {}
+                _ => return,
+            }
+            released.await;
+        }
     }
 
     pub(crate) fn pending(&self) -> usize {
@@ -193,6 +223,12 @@ pub(crate) async fn inject(
     }
     let path = req.uri().path().to_owned();
     let has_range = req.headers().contains_key(header::RANGE);
+    let start = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok()?.strip_prefix("bytes=")?.split_once('-'))
+        .and_then(|(start, _)| start.trim().parse::<u64>().ok());
+    faults.wait_if_held(&path, start).await;
     let Some(fault) = faults.pick(req.method(), &path, has_range) else {
         return next.run(req).await;
     };

@@ -291,6 +291,18 @@ impl TestServer {
         self.shared.faults.push(prefix, fault, times);
     }
 
+    /// Range requests for `url_path` that start at `offset` or later wait until
+    /// [`TestServer::release_ranges`] (or [`TestServer::clear_faults`]); a new offset replaces
+    /// the old one.
+    pub fn hold_ranges_from(&self, url_path: &str, offset: u64) {
+        self.shared.faults.hold_ranges_from(url_path, offset);
+    }
+
+    /// Lets held range requests go on.
+    pub fn release_ranges(&self) {
+        self.shared.faults.release_ranges();
+    }
+
     /// Queued faults not applied yet.
     pub fn pending_faults(&self) -> usize {
         self.shared.faults.pending()

@@ -94,9 +94,9 @@ impl HttpClient {
                         .no_proxy(reqwest::NoProxy::from_env()),
                 ),
             };
-            crate::client::tls::configure(client, &opts.tls)?
+            crate::client::tls::configure(client, &opts.tls, api_base)?
                 .build()
-                .map_err(|e| format!("cannot build the HTTP client: {e}"))
+                .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))
         };
         let routes = match opts.proxy.groups.is_empty() {
             true => None,

@@ -1,9 +1,12 @@
 //! TLS settings: certificates are verified against the system's CAs by default; `--ca-cert`
-//! adds a private CA; `--insecure` turns verification off, loudly.
+//! adds a private CA; `--insecure` turns verification off, loudly. A system without CA
+//! certificates can still reach `http://` servers (reqwest's platform verifier refuses to be built
+//! without any, with only "builder error").
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
-use reqwest::ClientBuilder;
+use reqwest::{ClientBuilder, Url};
 
 #[derive(Debug, Clone, Default)]
 pub struct TlsOptions {
@@ -16,8 +19,38 @@ pub struct TlsOptions {
 /// Words that start the advice given with a certificate error; the mount fails at start on it.
 pub const UNTRUSTED: &str = "the server's TLS certificate is not trusted";
 
-/// Applies the options to a client under construction.
-pub fn configure(mut builder: ClientBuilder, opts: &TlsOptions) -> Result<ClientBuilder, String> {
+/// Words that start the error or warning given on a system without CA certificates.
+pub const NO_SYSTEM_CAS: &str = "no CA certificates found on this system";
+
+/// Where the system's CAs are looked for and how to get them.
+const NO_SYSTEM_CAS_FIX: &str = "(looked in $SSL_CERT_FILE and $SSL_CERT_DIR if set, else in \
+     OpenSSL's places such as /etc/ssl/certs/ca-certificates.crt and /etc/pki/tls/certs): install \
+     them (apt install ca-certificates, dnf install ca-certificates, apk add ca-certificates), \
+     point SSL_CERT_FILE at a PEM bundle, or give the server's CA with --ca-cert FILE";
+
+/// Whether the system has no CA certificates, as reqwest's verifier would find them (looked up
+/// once: the same files are read for every client).
+fn system_cas_missing() -> bool {
+    static MISSING: OnceLock<bool> = OnceLock::new();
+    *MISSING.get_or_init(|| rustls_native_certs::load_native_certs().certs.is_empty())
+}
+
+/// Applies the options to a client under construction for the API at `api`.
+pub fn configure(
+    mut builder: ClientBuilder,
+    opts: &TlsOptions,
+    api: &Url,
+) -> Result<ClientBuilder, String> {
+    if opts.ca_cert.is_none() && !opts.insecure && system_cas_missing() {
+        if api.scheme() == "https" {
+            return Err(format!("{api}: {NO_SYSTEM_CAS} {NO_SYSTEM_CAS_FIX}"));
+        }
+        eprintln!(
+            "weaverfs: WARNING: {NO_SYSTEM_CAS}: https:// hrefs will be refused {NO_SYSTEM_CAS_FIX}"
+        );
+        // Verification against an empty trust list: every certificate is refused, clearly.
+        builder = builder.tls_certs_only([]);
+    }
     if let Some(path) = &opts.ca_cert {
         let pem = std::fs::read(path).map_err(|e| format!("CA file {}: {e}", path.display()))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
@@ -45,10 +78,14 @@ pub fn certificate_advice(e: &(dyn std::error::Error + 'static)) -> Option<Strin
     let mut next = Some(e);
     while let Some(err) = next {
         if let Some(rustls::Error::InvalidCertificate(why)) = err.downcast_ref::<rustls::Error>() {
-            return Some(format!(
+            let mut advice = format!(
                 "{UNTRUSTED} ({why:?}): give its CA with --ca-cert FILE (PEM), or, to accept \
                  any certificate, --insecure"
-            ));
+            );
+            if system_cas_missing() {
+                advice.push_str(&format!("; {NO_SYSTEM_CAS} {NO_SYSTEM_CAS_FIX}"));
+            }
+            return Some(advice);
         }
         // An io::Error hides what it wraps from `source()` (and may wrap another io::Error).
         next = match err

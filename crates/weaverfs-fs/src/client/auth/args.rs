@@ -7,8 +7,6 @@ use std::path::PathBuf;
 use url::Url;
 
 use super::config::{self, Server};
-use super::magpie::{MagpieOptions, DEFAULT_COOKIE};
-use super::netrc::Login;
 use super::secret::{self, Secret};
 use super::{cookies, parse_origin, AuthOptions, TokenSource};
 use crate::client::tls::TlsOptions;
@@ -139,20 +137,7 @@ impl AuthArgs {
             (Some(user), magpie_url) => {
                 let host = magpie_url.as_ref().unwrap_or(&url).host_str().unwrap_or("");
                 let password = self.password(&server, &user, host)?;
-                match magpie_url {
-                    Some(url) => {
-                        auth.magpie = Some(MagpieOptions {
-                            url,
-                            user,
-                            password,
-                            cookie_name: server
-                                .magpie_cookie
-                                .clone()
-                                .unwrap_or_else(|| DEFAULT_COOKIE.into()),
-                        })
-                    }
-                    None => auth.basic = Some(Login { user, password }),
-                }
+                auth.sign_in(user, password, magpie_url, server.magpie_cookie.clone());
             }
         }
         let tls = TlsOptions {

@@ -52,6 +52,30 @@ pub struct AuthOptions {
     pub magpie: Option<MagpieOptions>,
 }
 
+impl AuthOptions {
+    /// Signs in as `user`: to the Magpie at `magpie_url` (its cookie named `magpie_cookie`, else
+    /// Magpie's default), or with HTTP Basic when there is none.
+    pub fn sign_in(
+        &mut self,
+        user: String,
+        password: Secret,
+        magpie_url: Option<Url>,
+        magpie_cookie: Option<String>,
+    ) {
+        match magpie_url {
+            Some(url) => {
+                self.magpie = Some(MagpieOptions {
+                    url,
+                    user,
+                    password,
+                    cookie_name: magpie_cookie.unwrap_or_else(|| magpie::DEFAULT_COOKIE.into()),
+                })
+            }
+            None => self.basic = Some(Login { user, password }),
+        }
+    }
+}
+
 /// The credentials of a mount, ready to attach to requests.
 #[derive(Debug)]
 pub struct Credentials {
