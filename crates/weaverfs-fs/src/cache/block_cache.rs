@@ -10,6 +10,7 @@ use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use lru::LruCache;
 
+use crate::client::limit::Urgency;
 use crate::error::FsError;
 
 /// A block of one version of one file: (file key, which includes its validator; block index).
@@ -58,6 +59,9 @@ struct State {
     inflight: HashMap<BlockKey, SharedFetch>,
     /// Blocks fetched (or being fetched) by `prefetch` and not read since.
     prefetched: HashSet<BlockKey>,
+    /// The urgency of each block `prefetch` is fetching, raised when a reader comes to wait
+    /// for it.
+    urgencies: HashMap<BlockKey, Arc<Urgency>>,
 }
 
 impl BlockCache {
@@ -70,6 +74,7 @@ impl BlockCache {
                 bytes: 0,
                 inflight: HashMap::new(),
                 prefetched: HashSet::new(),
+                urgencies: HashMap::new(),
             }),
             stats: CacheStats::default(),
         })
@@ -172,34 +177,45 @@ impl BlockCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, FsError>> + Send + 'static,
     {
-        match self.find_or_start(key, fetch, false) {
+        match self.find_or_start(key, fetch, None) {
             Found::Cached(block) => Ok(block),
             Found::Fetching(fetching, _) => fetching.await,
         }
     }
 
     /// Starts fetching a block that is neither cached nor being fetched, without waiting for
-    /// it; true when this call started it.
-    pub fn prefetch<F, Fut>(self: &Arc<Self>, key: BlockKey, fetch: F) -> bool
+    /// it; true when this call started it. `urgency` is raised when a reader comes to wait for
+    /// the block before it is there.
+    pub fn prefetch<F, Fut>(
+        self: &Arc<Self>,
+        key: BlockKey,
+        urgency: Arc<Urgency>,
+        fetch: F,
+    ) -> bool
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, FsError>> + Send + 'static,
     {
         matches!(
-            self.find_or_start(key, fetch, true),
+            self.find_or_start(key, fetch, Some(urgency)),
             Found::Fetching(_, true)
         )
     }
 
     /// The cached block, or the fetch of it, started here (in one step under the lock) if
     /// nobody had started it.
-    fn find_or_start<F, Fut>(self: &Arc<Self>, key: BlockKey, fetch: F, ahead: bool) -> Found
+    fn find_or_start<F, Fut>(
+        self: &Arc<Self>,
+        key: BlockKey,
+        fetch: F,
+        ahead: Option<Arc<Urgency>>,
+    ) -> Found
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, FsError>> + Send + 'static,
     {
         let mut state = self.lock();
-        if !ahead && state.prefetched.remove(&key) {
+        if ahead.is_none() && state.prefetched.remove(&key) {
             self.stats.read_ahead_hits.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(block) = state.blocks.get(&key) {
@@ -208,11 +224,17 @@ impl BlockCache {
         }
         if let Some(fetching) = state.inflight.get(&key) {
             self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+            if ahead.is_none() {
+                if let Some(urgency) = state.urgencies.get(&key) {
+                    urgency.raise();
+                }
+            }
             return Found::Fetching(fetching.clone(), false);
         }
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
-        if ahead {
+        if let Some(urgency) = ahead {
             state.prefetched.insert(key.clone());
+            state.urgencies.insert(key.clone(), urgency);
         }
         // The fetch runs as its own task, so it completes (and leaves `inflight`) even when
         // every reader waiting for it goes away.
@@ -244,6 +266,7 @@ impl BlockCache {
     fn finish(&self, key: BlockKey, result: &Result<Bytes, FsError>) {
         let mut state = self.lock();
         state.inflight.remove(&key);
+        state.urgencies.remove(&key);
         match result {
             Ok(block) => self.insert_locked(&mut state, key, block.clone()),
             Err(_) => {
@@ -358,7 +381,7 @@ mod tests {
         let cache = BlockCache::new(8);
         let block = |b: &'static [u8]| move || async move { Ok(Bytes::from_static(b)) };
         let read_ahead_hits = || cache.stats.read_ahead_hits.load(Ordering::Relaxed);
-        assert!(cache.prefetch(key("f", 0), block(b"0000")));
+        assert!(cache.prefetch(key("f", 0), Arc::default(), block(b"0000")));
         cache
             .get_or_fetch(key("f", 0), block(b"0000"))
             .await
@@ -373,7 +396,9 @@ mod tests {
             "a second read of the block is a plain hit"
         );
         // A failed read-ahead leaves nothing behind.
-        assert!(cache.prefetch(key("f", 3), || async { Err(FsError::io("down")) }));
+        assert!(cache.prefetch(key("f", 3), Arc::default(), || async {
+            Err(FsError::io("down"))
+        }));
         while cache.is_present(&key("f", 3)) {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
@@ -382,6 +407,32 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(read_ahead_hits(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_reader_waiting_for_a_block_fetched_ahead_raises_its_urgency() {
+        let cache = BlockCache::new(8);
+        let urgency = Arc::new(Urgency::default());
+        let (send, receive) = tokio::sync::oneshot::channel::<Bytes>();
+        cache.prefetch(key("f", 0), urgency.clone(), || async move {
+            Ok(receive.await.unwrap())
+        });
+        // Another read-ahead of it is no reader.
+        cache.prefetch(key("f", 0), Arc::default(), || async { unreachable!() });
+        assert!(!urgency.is_raised());
+        let reader = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                cache
+                    .get_or_fetch(key("f", 0), || async { unreachable!() })
+                    .await
+            })
+        };
+        while !urgency.is_raised() {
+            tokio::task::yield_now().await;
+        }
+        send.send(Bytes::from_static(b"0000")).unwrap();
+        assert_eq!(reader.await.unwrap().unwrap(), Bytes::from_static(b"0000"));
     }
 
     proptest::proptest! {
