@@ -262,3 +262,80 @@ async fn a_first_read_on_a_fresh_mount_asks_what_it_can_together() {
     fs.release(fh);
     fs.release(root);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_read_ahead_asked_for_passes_the_probes_once_the_reader_waits_for_it() {
+    let (_dir, mut cfg) = many_small_files(100);
+    cfg.latency = Duration::from_millis(100);
+    let (server, fs) = setup(cfg, |m| m.http.max_requests_per_origin = 4).await;
+    let big = ino_of(&fs, &[jobs::FILES, "output_big.dat"]).await;
+    let job = ino_of(&fs, &[MANY]).await;
+    // The listing queues 100 probes in the background share (3 of 4 at a time).
+    let listed = fs.opendir(job).await.unwrap();
+    until_file_requests(&server, 3).await;
+    server.clear_requests();
+    // The first block is the reader's own; the second is asked for ahead, in the background,
+    // behind the probes; the second read waits for it.
+    let fh = fs.open(big).await.unwrap().fh;
+    let first = fs.read(fh, 0, 1 << 20).await.unwrap();
+    let second = fs.read(fh, 1 << 20, 1 << 20).await.unwrap();
+    fs.release(fh);
+    let path = format!("{FILES}/{}/output_big/big.dat", jobs::FILES);
+    assert!(first == server.file_bytes(&path, 0, 1 << 20).unwrap());
+    assert!(second == server.file_bytes(&path, 1 << 20, 2 << 20).unwrap());
+    until_file_requests(&server, 100).await;
+    let order: Vec<String> = file_requests(&server)
+        .into_iter()
+        .map(|r| format!("{} {}", r.path, r.range.unwrap_or_default()))
+        .collect();
+    let second_block = order
+        .iter()
+        .position(|r| r.ends_with("big.dat bytes=1048576-2097151"))
+        .unwrap_or_else(|| panic!("the second block was not asked for alone: {order:?}"));
+    // Behind the probes it would have come after the 97 probes still queued.
+    assert!(
+        second_block < 50,
+        "the block the reader waited for was request number {second_block}: {order:?}"
+    );
+    fs.release(listed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_together_stay_within_the_cache_with_their_read_ahead() {
+    const SIZE: usize = 12 << 20;
+    let (dir, mut cfg) = many_small_files(0);
+    for i in 0..4u8 {
+        let body: Vec<u8> = (0..SIZE).map(|b| (b % 251) as u8 ^ i).collect();
+        std::fs::write(dir.path().join(MANY).join(format!("big{i}.dat")), body).unwrap();
+    }
+    cfg.latency = Duration::from_millis(20);
+    let (server, fs) = setup(cfg, |m| m.cache_size = 16 << 20).await;
+    let job = ino_of(&fs, &[MANY]).await;
+    server.reset_peaks();
+    // Four sequential readers at once, each of whose windows may reach half the cache.
+    let readers: Vec<_> = (0..4u8)
+        .map(|i| {
+            let fs = fs.clone();
+            tokio::spawn(async move {
+                let ino = fs.lookup(job, &format!("big{i}.dat")).await.unwrap().ino;
+                let got = read_all(&fs, ino, 128 << 10).await;
+                let want: Vec<u8> = (0..SIZE).map(|b| (b % 251) as u8 ^ i).collect();
+                assert!(got == want, "wrong bytes in big{i}.dat");
+            })
+        })
+        .collect();
+    for r in readers {
+        r.await.unwrap();
+    }
+    let cache = fs.reader().cache();
+    // Blocks and read-ahead on its way together, never more than the cache: 48 MiB went
+    // through it, with several ranges in flight.
+    assert!(
+        cache.peak_used() <= cache.capacity(),
+        "{} bytes held at once in a cache of {}",
+        cache.peak_used(),
+        cache.capacity()
+    );
+    assert!(cache.peak_used() > cache.capacity() / 2);
+    assert!(server.peak_in_flight(FILES) >= 4);
+}

@@ -43,7 +43,9 @@ pub struct Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        self.cache.lock().bytes -= self.bytes;
+        let mut state = self.cache.lock();
+        state.bytes -= self.bytes;
+        state.reserved -= self.bytes;
     }
 }
 
@@ -55,7 +57,12 @@ pub struct BlockCache {
 
 struct State {
     blocks: LruCache<BlockKey, Bytes>,
+    /// Bytes of the blocks and of the reservations.
     bytes: u64,
+    /// Bytes of the reservations alone.
+    reserved: u64,
+    /// The most `bytes` has been.
+    peak: u64,
     inflight: HashMap<BlockKey, SharedFetch>,
     /// Blocks fetched (or being fetched) by `prefetch` and not read since.
     prefetched: HashSet<BlockKey>,
@@ -72,6 +79,8 @@ impl BlockCache {
             state: Mutex::new(State {
                 blocks: LruCache::unbounded(),
                 bytes: 0,
+                reserved: 0,
+                peak: 0,
                 inflight: HashMap::new(),
                 prefetched: HashSet::new(),
                 urgencies: HashMap::new(),
@@ -84,9 +93,14 @@ impl BlockCache {
         self.capacity
     }
 
-    /// Bytes held now.
+    /// Bytes held now (blocks, and room taken for bytes on their way).
     pub fn used(&self) -> u64 {
         self.lock().bytes
+    }
+
+    /// The most bytes held at once since the cache was made: never more than the capacity.
+    pub fn peak_used(&self) -> u64 {
+        self.lock().peak
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -138,8 +152,8 @@ impl BlockCache {
         self.evict_locked(state);
     }
 
-    /// Evicts the least recently used blocks until the cache is within its capacity (or holds
-    /// no block: reservations alone may fill it).
+    /// Evicts the least recently used blocks until the cache is within its capacity (the
+    /// reservations, at most half of it, always fit).
     fn evict_locked(&self, state: &mut State) {
         while state.bytes > self.capacity {
             match state.blocks.pop_lru() {
@@ -151,19 +165,26 @@ impl BlockCache {
                 None => break,
             }
         }
+        state.peak = state.peak.max(state.bytes);
     }
 
     /// Takes room for `bytes` on their way (read-ahead in flight), evicting blocks for it, so
     /// that what is being fetched counts against the capacity too; given back when the
-    /// reservation is dropped.
-    pub fn reserve(self: &Arc<Self>, bytes: u64) -> Reservation {
+    /// reservation is dropped. None when the reservations would pass half the capacity
+    /// (several readers' windows at once): that read-ahead is not sent, and memory stays
+    /// within the cache whatever the windows.
+    pub fn try_reserve(self: &Arc<Self>, bytes: u64) -> Option<Reservation> {
         let mut state = self.lock();
+        if state.reserved + bytes > self.capacity / 2 {
+            return None;
+        }
+        state.reserved += bytes;
         state.bytes += bytes;
         self.evict_locked(&mut state);
-        Reservation {
+        Some(Reservation {
             cache: self.clone(),
             bytes,
-        }
+        })
     }
 
     /// The block from the cache, or from `fetch`. Concurrent callers missing the same block
@@ -311,14 +332,19 @@ mod tests {
         let cache = BlockCache::new(10);
         cache.insert(key("f", 0), Bytes::from(vec![0; 4]));
         cache.insert(key("f", 1), Bytes::from(vec![1; 4]));
-        let room = cache.reserve(4);
+        let room = cache.try_reserve(4).unwrap();
         assert!(
             cache.get(&key("f", 0)).is_none(),
             "evicted for the bytes on their way"
         );
         assert_eq!(cache.used(), 8);
-        drop(room);
+        // Half the cache at most is on its way.
+        assert!(cache.try_reserve(2).is_none());
+        let more = cache.try_reserve(1).unwrap();
+        assert_eq!((cache.used(), cache.peak_used()), (9, 9));
+        drop((room, more));
         assert_eq!(cache.used(), 4);
+        assert!(cache.try_reserve(5).is_some());
     }
 
     #[test]

@@ -455,12 +455,17 @@ impl Reader {
         use futures::FutureExt;
         let span = blocks::block_span(run.start, self.block_size, file.size()).start
             ..blocks::block_span(run.end - 1, self.block_size, file.size()).end;
+        // Counted in the cache while on its way: memory stays within the cache. Without room
+        // (other readers' read-ahead holds it), the reader fetches these blocks when it gets
+        // to them.
+        let Some(room) = self.cache.try_reserve(span.end - span.start) else {
+            return run.map(|index| (index, false)).collect();
+        };
         let (first, urgency) = (run.start, Arc::new(Urgency::default()));
         let fetch = {
             let (reader, file, urgency) = (self.clone(), file.clone(), urgency.clone());
             async move {
-                // Counted in the cache while on its way: memory stays within the cache.
-                let _room = reader.cache.reserve(span.end - span.start);
+                let _room = room;
                 let what = format!(
                     "{} bytes {}-{} (read-ahead)",
                     file.url,
@@ -520,14 +525,19 @@ impl Reader {
     /// Starts fetching a block in the background unless it is cached or coming; true when
     /// this call started it.
     fn prefetch(&self, file: &Arc<RemoteFile>, index: u64) -> bool {
+        let key = (file.key.clone(), index);
+        if self.cache.is_present(&key) {
+            return false;
+        }
+        let span = blocks::block_span(index, self.block_size, file.size());
+        let Some(room) = self.cache.try_reserve(span.end - span.start) else {
+            return false;
+        };
         let reader = self.clone();
         let file = file.clone();
-        let key = (file.key.clone(), index);
         let urgency = Arc::new(Urgency::default());
         self.cache
             .prefetch(key, urgency.clone(), move || async move {
-                let span = blocks::block_span(index, reader.block_size, file.size());
-                let room = reader.cache.reserve(span.end - span.start);
                 let result =
                     limit::background_until(urgency, reader.fetch_block_cached(&file, index)).await;
                 drop(room);
