@@ -54,7 +54,7 @@ pub struct FreshArgs {
     #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
     pub active_ttl: Duration,
     /// Largest read-ahead of a sequential reader, in blocks (it grows to it while the reader
-    /// waits for blocks; at most a quarter of --cache-size; 0: none).
+    /// waits for blocks; at most half of --cache-size; 0: none).
     #[arg(long, default_value_t = 256, value_name = "N")]
     pub read_ahead_blocks: u64,
 }

@@ -262,3 +262,110 @@ async fn a_first_read_on_a_fresh_mount_asks_what_it_can_together() {
     fs.release(fh);
     fs.release(root);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_read_ahead_asked_for_passes_the_probes_once_the_reader_waits_for_it() {
+    // 30 jobs of 5 small files each: their listings queue their probes for the background
+    // share (3 of 4 at a time).
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..30)
+        .map(|j| format!("00000000-0000-4000-8000-0000000b{j:04}"))
+        .collect();
+    for name in &names {
+        std::fs::create_dir(dir.path().join(name)).unwrap();
+        for i in 0..5 {
+            std::fs::write(
+                dir.path().join(name).join(format!("f{i}.txt")),
+                "x".repeat(100),
+            )
+            .unwrap();
+        }
+    }
+    let cfg = ServerConfig {
+        jobs_dir: Some(dir.path().to_path_buf()),
+        big_file_size: 16 << 20,
+        latency: Duration::from_millis(100),
+        ..ServerConfig::default()
+    };
+    let (server, fs) = setup(cfg, |m| m.http.max_requests_per_origin = 4).await;
+    let big = ino_of(&fs, &[jobs::FILES, "output_big.dat"]).await;
+    let listings: Vec<_> = names
+        .iter()
+        .map(|name| {
+            let (fs, name) = (fs.clone(), name.clone());
+            tokio::spawn(async move { fs.opendir(ino_of(&fs, &[&name]).await).await.unwrap() })
+        })
+        .collect();
+    let mut listed = Vec::new();
+    for l in listings {
+        listed.push(l.await.unwrap());
+    }
+    until_file_requests(&server, 3).await;
+    server.clear_requests();
+    // The first block is the reader's own; the second is asked for ahead, in the background,
+    // behind the probes; the second read waits for it.
+    let fh = fs.open(big).await.unwrap().fh;
+    let first = fs.read(fh, 0, 1 << 20).await.unwrap();
+    let second = fs.read(fh, 1 << 20, 1 << 20).await.unwrap();
+    fs.release(fh);
+    let path = format!("{FILES}/{}/output_big/big.dat", jobs::FILES);
+    assert!(first == server.file_bytes(&path, 0, 1 << 20).unwrap());
+    assert!(second == server.file_bytes(&path, 1 << 20, 2 << 20).unwrap());
+    until_file_requests(&server, 140).await;
+    let order: Vec<String> = file_requests(&server)
+        .into_iter()
+        .map(|r| format!("{} {}", r.path, r.range.unwrap_or_default()))
+        .collect();
+    let second_block = order
+        .iter()
+        .position(|r| r.ends_with("big.dat bytes=1048576-2097151"))
+        .unwrap_or_else(|| panic!("the second block was not asked for alone: {order:?}"));
+    // Behind the probes it would have come after most of the 150.
+    assert!(
+        second_block < 50,
+        "the block the reader waited for was request number {second_block}: {order:?}"
+    );
+    for l in listed {
+        fs.release(l);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_together_stay_within_the_cache_with_their_read_ahead() {
+    const SIZE: usize = 12 << 20;
+    let (dir, mut cfg) = many_small_files(0);
+    for i in 0..4u8 {
+        let body: Vec<u8> = (0..SIZE).map(|b| (b % 251) as u8 ^ i).collect();
+        std::fs::write(dir.path().join(MANY).join(format!("big{i}.dat")), body).unwrap();
+    }
+    cfg.latency = Duration::from_millis(20);
+    let (server, fs) = setup(cfg, |m| m.cache_size = 16 << 20).await;
+    let job = ino_of(&fs, &[MANY]).await;
+    server.reset_peaks();
+    // Four sequential readers at once, each of whose windows may reach half the cache.
+    let readers: Vec<_> = (0..4u8)
+        .map(|i| {
+            let fs = fs.clone();
+            tokio::spawn(async move {
+                let ino = fs.lookup(job, &format!("big{i}.dat")).await.unwrap().ino;
+                let got = read_all(&fs, ino, 128 << 10).await;
+                let want: Vec<u8> = (0..SIZE).map(|b| (b % 251) as u8 ^ i).collect();
+                assert!(got == want, "wrong bytes in big{i}.dat");
+            })
+        })
+        .collect();
+    for r in readers {
+        r.await.unwrap();
+    }
+    let cache = fs.reader().cache();
+    // Blocks and read-ahead on its way together, never more than the cache: 48 MiB went
+    // through it, with several ranges in flight.
+    assert!(
+        cache.peak_used() <= cache.capacity(),
+        "{} bytes held at once in a cache of {}",
+        cache.peak_used(),
+        cache.capacity()
+    );
+    assert!(cache.peak_used() > cache.capacity() / 2);
+    assert!(server.peak_in_flight(FILES) >= 4);
+}

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use lru::LruCache;
 
+use crate::client::limit::Urgency;
 use crate::error::FsError;
 
 /// A block of one version of one file: (file key, which includes its validator; block index).
@@ -42,7 +43,9 @@ pub struct Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        self.cache.lock().bytes -= self.bytes;
+        let mut state = self.cache.lock();
+        state.bytes -= self.bytes;
+        state.reserved -= self.bytes;
     }
 }
 
@@ -54,10 +57,18 @@ pub struct BlockCache {
 
 struct State {
     blocks: LruCache<BlockKey, Bytes>,
+    /// Bytes of the blocks and of the reservations.
     bytes: u64,
+    /// Bytes of the reservations alone.
+    reserved: u64,
+    /// The most `bytes` has been.
+    peak: u64,
     inflight: HashMap<BlockKey, SharedFetch>,
     /// Blocks fetched (or being fetched) by `prefetch` and not read since.
     prefetched: HashSet<BlockKey>,
+    /// The urgency of each block `prefetch` is fetching, raised when a reader comes to wait
+    /// for it.
+    urgencies: HashMap<BlockKey, Arc<Urgency>>,
 }
 
 impl BlockCache {
@@ -68,8 +79,11 @@ impl BlockCache {
             state: Mutex::new(State {
                 blocks: LruCache::unbounded(),
                 bytes: 0,
+                reserved: 0,
+                peak: 0,
                 inflight: HashMap::new(),
                 prefetched: HashSet::new(),
+                urgencies: HashMap::new(),
             }),
             stats: CacheStats::default(),
         })
@@ -79,9 +93,14 @@ impl BlockCache {
         self.capacity
     }
 
-    /// Bytes held now.
+    /// Bytes held now (blocks, and room taken for bytes on their way).
     pub fn used(&self) -> u64 {
         self.lock().bytes
+    }
+
+    /// The most bytes held at once since the cache was made: never more than the capacity.
+    pub fn peak_used(&self) -> u64 {
+        self.lock().peak
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -133,8 +152,8 @@ impl BlockCache {
         self.evict_locked(state);
     }
 
-    /// Evicts the least recently used blocks until the cache is within its capacity (or holds
-    /// no block: reservations alone may fill it).
+    /// Evicts the least recently used blocks until the cache is within its capacity (the
+    /// reservations, at most half of it, always fit).
     fn evict_locked(&self, state: &mut State) {
         while state.bytes > self.capacity {
             match state.blocks.pop_lru() {
@@ -146,19 +165,26 @@ impl BlockCache {
                 None => break,
             }
         }
+        state.peak = state.peak.max(state.bytes);
     }
 
     /// Takes room for `bytes` on their way (read-ahead in flight), evicting blocks for it, so
     /// that what is being fetched counts against the capacity too; given back when the
-    /// reservation is dropped.
-    pub fn reserve(self: &Arc<Self>, bytes: u64) -> Reservation {
+    /// reservation is dropped. None when the reservations would pass half the capacity
+    /// (several readers' windows at once): that read-ahead is not sent, and memory stays
+    /// within the cache whatever the windows.
+    pub fn try_reserve(self: &Arc<Self>, bytes: u64) -> Option<Reservation> {
         let mut state = self.lock();
+        if state.reserved + bytes > self.capacity / 2 {
+            return None;
+        }
+        state.reserved += bytes;
         state.bytes += bytes;
         self.evict_locked(&mut state);
-        Reservation {
+        Some(Reservation {
             cache: self.clone(),
             bytes,
-        }
+        })
     }
 
     /// The block from the cache, or from `fetch`. Concurrent callers missing the same block
@@ -172,34 +198,45 @@ impl BlockCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, FsError>> + Send + 'static,
     {
-        match self.find_or_start(key, fetch, false) {
+        match self.find_or_start(key, fetch, None) {
             Found::Cached(block) => Ok(block),
             Found::Fetching(fetching, _) => fetching.await,
         }
     }
 
     /// Starts fetching a block that is neither cached nor being fetched, without waiting for
-    /// it; true when this call started it.
-    pub fn prefetch<F, Fut>(self: &Arc<Self>, key: BlockKey, fetch: F) -> bool
+    /// it; true when this call started it. `urgency` is raised when a reader comes to wait for
+    /// the block before it is there.
+    pub fn prefetch<F, Fut>(
+        self: &Arc<Self>,
+        key: BlockKey,
+        urgency: Arc<Urgency>,
+        fetch: F,
+    ) -> bool
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, FsError>> + Send + 'static,
     {
         matches!(
-            self.find_or_start(key, fetch, true),
+            self.find_or_start(key, fetch, Some(urgency)),
             Found::Fetching(_, true)
         )
     }
 
     /// The cached block, or the fetch of it, started here (in one step under the lock) if
     /// nobody had started it.
-    fn find_or_start<F, Fut>(self: &Arc<Self>, key: BlockKey, fetch: F, ahead: bool) -> Found
+    fn find_or_start<F, Fut>(
+        self: &Arc<Self>,
+        key: BlockKey,
+        fetch: F,
+        ahead: Option<Arc<Urgency>>,
+    ) -> Found
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, FsError>> + Send + 'static,
     {
         let mut state = self.lock();
-        if !ahead && state.prefetched.remove(&key) {
+        if ahead.is_none() && state.prefetched.remove(&key) {
             self.stats.read_ahead_hits.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(block) = state.blocks.get(&key) {
@@ -208,11 +245,17 @@ impl BlockCache {
         }
         if let Some(fetching) = state.inflight.get(&key) {
             self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+            if ahead.is_none() {
+                if let Some(urgency) = state.urgencies.get(&key) {
+                    urgency.raise();
+                }
+            }
             return Found::Fetching(fetching.clone(), false);
         }
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
-        if ahead {
+        if let Some(urgency) = ahead {
             state.prefetched.insert(key.clone());
+            state.urgencies.insert(key.clone(), urgency);
         }
         // The fetch runs as its own task, so it completes (and leaves `inflight`) even when
         // every reader waiting for it goes away.
@@ -244,6 +287,7 @@ impl BlockCache {
     fn finish(&self, key: BlockKey, result: &Result<Bytes, FsError>) {
         let mut state = self.lock();
         state.inflight.remove(&key);
+        state.urgencies.remove(&key);
         match result {
             Ok(block) => self.insert_locked(&mut state, key, block.clone()),
             Err(_) => {
@@ -288,14 +332,19 @@ mod tests {
         let cache = BlockCache::new(10);
         cache.insert(key("f", 0), Bytes::from(vec![0; 4]));
         cache.insert(key("f", 1), Bytes::from(vec![1; 4]));
-        let room = cache.reserve(4);
+        let room = cache.try_reserve(4).unwrap();
         assert!(
             cache.get(&key("f", 0)).is_none(),
             "evicted for the bytes on their way"
         );
         assert_eq!(cache.used(), 8);
-        drop(room);
+        // Half the cache at most is on its way.
+        assert!(cache.try_reserve(2).is_none());
+        let more = cache.try_reserve(1).unwrap();
+        assert_eq!((cache.used(), cache.peak_used()), (9, 9));
+        drop((room, more));
         assert_eq!(cache.used(), 4);
+        assert!(cache.try_reserve(5).is_some());
     }
 
     #[test]
@@ -358,7 +407,7 @@ mod tests {
         let cache = BlockCache::new(8);
         let block = |b: &'static [u8]| move || async move { Ok(Bytes::from_static(b)) };
         let read_ahead_hits = || cache.stats.read_ahead_hits.load(Ordering::Relaxed);
-        assert!(cache.prefetch(key("f", 0), block(b"0000")));
+        assert!(cache.prefetch(key("f", 0), Arc::default(), block(b"0000")));
         cache
             .get_or_fetch(key("f", 0), block(b"0000"))
             .await
@@ -373,7 +422,9 @@ mod tests {
             "a second read of the block is a plain hit"
         );
         // A failed read-ahead leaves nothing behind.
-        assert!(cache.prefetch(key("f", 3), || async { Err(FsError::io("down")) }));
+        assert!(cache.prefetch(key("f", 3), Arc::default(), || async {
+            Err(FsError::io("down"))
+        }));
         while cache.is_present(&key("f", 3)) {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
@@ -382,6 +433,32 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(read_ahead_hits(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_reader_waiting_for_a_block_fetched_ahead_raises_its_urgency() {
+        let cache = BlockCache::new(8);
+        let urgency = Arc::new(Urgency::default());
+        let (send, receive) = tokio::sync::oneshot::channel::<Bytes>();
+        cache.prefetch(key("f", 0), urgency.clone(), || async move {
+            Ok(receive.await.unwrap())
+        });
+        // Another read-ahead of it is no reader.
+        cache.prefetch(key("f", 0), Arc::default(), || async { unreachable!() });
+        assert!(!urgency.is_raised());
+        let reader = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                cache
+                    .get_or_fetch(key("f", 0), || async { unreachable!() })
+                    .await
+            })
+        };
+        while !urgency.is_raised() {
+            tokio::task::yield_now().await;
+        }
+        send.send(Bytes::from_static(b"0000")).unwrap();
+        assert_eq!(reader.await.unwrap().unwrap(), Bytes::from_static(b"0000"));
     }
 
     proptest::proptest! {

@@ -5,13 +5,16 @@
 //! mount. Background work (the size probes of a listing, read-ahead) runs in
 //! [`background`] and may take only part of the permits: a quarter (at least one) is always
 //! left to what a user waits for now, so the file asked for never queues behind its 999
-//! neighbours' probes.
+//! neighbours' probes. Background work that someone comes to wait for (a read-ahead block the
+//! reader now reads) is promoted: its [`Urgency`] is raised and its requests stop queueing for
+//! the background share.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 /// The default limit: enough requests of several blocks each to keep a 100 ms, 1 Gbit/s link
 /// busy, and probes enough that `ls -l` of 1000 files at 100 ms takes under 2 s (32: 3.4 s;
@@ -20,16 +23,47 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub const DEFAULT_MAX_REQUESTS_PER_ORIGIN: usize = 64;
 
 tokio::task_local! {
-    static BACKGROUND: bool;
+    static BACKGROUND: Arc<Urgency>;
 }
 
 /// Runs `work` as background work: its requests leave a share of the permits to the others.
 pub async fn background<F: Future>(work: F) -> F::Output {
-    BACKGROUND.scope(true, work).await
+    background_until(Arc::default(), work).await
 }
 
-fn in_background() -> bool {
-    BACKGROUND.try_with(|b| *b).unwrap_or(false)
+/// Runs `work` as background work until `urgency` is raised: from then on its requests are
+/// foreground (one waiting for the background share stops waiting for it).
+pub async fn background_until<F: Future>(urgency: Arc<Urgency>, work: F) -> F::Output {
+    BACKGROUND.scope(urgency, work).await
+}
+
+/// Whether someone waits now for what a piece of background work fetches.
+#[derive(Debug, Default)]
+pub struct Urgency {
+    raised: AtomicBool,
+    notify: Notify,
+}
+
+impl Urgency {
+    /// Someone waits for this work: its requests become foreground.
+    pub fn raise(&self) {
+        self.raised.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.raised.load(Ordering::Acquire)
+    }
+
+    async fn raised(&self) {
+        let notified = self.notify.notified();
+        tokio::pin!(notified);
+        // Registered before the flag is read, so a raise in between is not missed.
+        notified.as_mut().enable();
+        if !self.is_raised() {
+            notified.await;
+        }
+    }
 }
 
 /// The permits of every origin a mount talks to.
@@ -89,16 +123,18 @@ impl OriginLimits {
         let origin = self.origin(&url.origin().ascii_serialization());
         // Background work queues for its own share first, so it never holds a place in the
         // queue for `all` that a request someone waits for could have.
-        let background = match in_background() {
-            true => Some(
-                origin
-                    .background
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("never closed"),
-            ),
-            false => None,
+        let background = match BACKGROUND.try_with(|u| u.clone()) {
+            Ok(urgency) if !urgency.is_raised() => {
+                tokio::select! {
+                    biased;
+                    permit = origin.background.clone().acquire_owned() => {
+                        Some(permit.expect("never closed"))
+                    }
+                    // Someone waits for it now: it queues with the foreground.
+                    () = urgency.raised() => None,
+                }
+            }
+            _ => None,
         };
         let all = origin
             .all
@@ -200,5 +236,31 @@ mod tests {
         drop(limits.acquire(&other).await);
         drop((now, held.pop()));
         waiting.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn background_work_someone_waits_for_stops_waiting_for_its_share() {
+        let limits = Arc::new(OriginLimits::new(4));
+        let url = url::Url::parse("http://h:1/f").unwrap();
+        let held: Vec<_> =
+            futures::future::join_all((0..3).map(|_| background(limits.acquire(&url)))).await;
+        let urgency = Arc::new(Urgency::default());
+        let waiting = {
+            let (limits, url, urgency) = (limits.clone(), url.clone(), urgency.clone());
+            tokio::spawn(background_until(urgency, async move {
+                limits.acquire(&url).await
+            }))
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        // The reader now waits for it: it takes the place left to the foreground, while the
+        // background share is still full.
+        urgency.raise();
+        let permit = tokio::time::timeout(Duration::from_secs(60), waiting)
+            .await
+            .expect("the promoted request still waits for the background share")
+            .unwrap();
+        assert!(permit._background.is_none());
+        drop(held);
     }
 }

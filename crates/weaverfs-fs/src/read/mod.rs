@@ -11,6 +11,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::cache::{blocks, BlockCache, DiskCache};
 use crate::client::http::HttpClient;
+use crate::client::limit::{self, Urgency};
 use crate::error::Result;
 pub use remote::{probe, probe_with_first_bytes, Probed, RemoteFile, RemoteMeta, PROBE_BYTES};
 
@@ -66,8 +67,14 @@ pub struct ReadState {
 const REORDER_SLACK: u64 = 4 << 20;
 
 /// The most bytes one read-ahead request asks for: several blocks in one round trip, cut into
-/// blocks for the cache.
-const MAX_REQUEST_BYTES: u64 = 8 << 20;
+/// blocks for the cache. No more than a connection carries in a round trip on a long link (a
+/// TCP window of a few MiB): more bytes in flight need more requests, not larger ones.
+const MAX_REQUEST_BYTES: u64 = 4 << 20;
+
+/// Read-ahead requests that cover a full window: on a long link each connection carries about
+/// a window of bytes per round trip, so the requests, not their sizes, grow with the
+/// bandwidth-delay product.
+const REQUESTS_PER_WINDOW: u64 = 16;
 
 /// How one read is served.
 #[derive(Debug, PartialEq, Eq)]
@@ -96,14 +103,15 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// `max_window` is the largest read-ahead, in blocks; it is kept within a quarter of the
-    /// cache so read-ahead never evicts what is being read.
+    /// `max_window` is the largest read-ahead, in blocks; it is kept within half of the cache
+    /// (blocks in flight count against the cache), so read-ahead never evicts what is being
+    /// read.
     pub fn new(http: HttpClient, cache: Arc<BlockCache>, block_size: u64, max_window: u64) -> Self {
         let cache_blocks = (cache.capacity() / block_size).max(1);
         http.stats().watch_cache(&cache);
         Reader {
             http,
-            max_window: max_window.min(cache_blocks / 4),
+            max_window: max_window.min(cache_blocks / 2),
             cache,
             block_size,
             disk: None,
@@ -401,11 +409,12 @@ impl Reader {
         }
     }
 
-    /// Blocks per read-ahead request for a window of `window` blocks: about eight requests
-    /// cover the window, each at most [`MAX_REQUEST_BYTES`].
+    /// Blocks per read-ahead request for a window of `window` blocks: about
+    /// [`REQUESTS_PER_WINDOW`] requests cover the window, each at most [`MAX_REQUEST_BYTES`]
+    /// (a wider window takes more requests).
     fn run_for(&self, window: u64) -> u64 {
         let most = (MAX_REQUEST_BYTES / self.block_size).max(1);
-        window.div_ceil(8).clamp(1, most)
+        window.div_ceil(REQUESTS_PER_WINDOW).clamp(1, most)
     }
 
     /// Starts fetching `blocks` in the background, `run` blocks per request where the file
@@ -441,30 +450,37 @@ impl Reader {
     }
 
     /// Fetches blocks `run` with one range request, each block going to the cache on its own.
+    /// The request is background work until a reader waits for one of its blocks.
     fn prefetch_run(&self, file: &Arc<RemoteFile>, run: std::ops::Range<u64>) -> Vec<(u64, bool)> {
         use futures::FutureExt;
         let span = blocks::block_span(run.start, self.block_size, file.size()).start
             ..blocks::block_span(run.end - 1, self.block_size, file.size()).end;
+        // Counted in the cache while on its way: memory stays within the cache. Without room
+        // (other readers' read-ahead holds it), the reader fetches these blocks when it gets
+        // to them.
+        let Some(room) = self.cache.try_reserve(span.end - span.start) else {
+            return run.map(|index| (index, false)).collect();
+        };
+        let (first, urgency) = (run.start, Arc::new(Urgency::default()));
         let fetch = {
-            let (reader, file) = (self.clone(), file.clone());
+            let (reader, file, urgency) = (self.clone(), file.clone(), urgency.clone());
             async move {
-                // Counted in the cache while on its way: memory stays within the cache.
-                let _room = reader.cache.reserve(span.end - span.start);
+                let _room = room;
                 let what = format!(
                     "{} bytes {}-{} (read-ahead)",
                     file.url,
                     span.start,
                     span.end - 1
                 );
-                let answer = crate::client::limit::background(
-                    reader
-                        .http
-                        .retry()
-                        .run(&what, || file.get_range(&reader.http, span.start, span.end)),
+                let answer = limit::background_until(
+                    urgency,
+                    reader.http.retry().run(&what, || {
+                        file.get_blocks(&reader.http, span.start, span.end, reader.block_size)
+                    }),
                 )
                 .await?;
                 match answer {
-                    remote::RangeAnswer::Bytes(b) => Ok(b),
+                    remote::RangeAnswer::Bytes(blocks) => Ok(Arc::new(blocks)),
                     remote::RangeAnswer::WholeBody(_) => Err(crate::error::FsError::unavailable(
                         format!("{what}: the whole file came"),
                     )),
@@ -476,24 +492,31 @@ impl Reader {
         run.map(|index| {
             let (reader, file, fetch) = (self.clone(), file.clone(), fetch.clone());
             let key = (file.key.clone(), index);
-            let started = self.cache.prefetch(key, move || async move {
-                let block = blocks::block_span(index, reader.block_size, file.size());
-                match fetch.await {
-                    // Its own allocation: a block kept in the cache must not pin the whole
-                    // request's buffer after its neighbours are evicted.
-                    Ok(all) => Ok(bytes::Bytes::copy_from_slice(
-                        &all[(block.start - span.start) as usize
-                            ..(block.end - span.start) as usize],
-                    )),
-                    Err(e @ crate::error::FsError::Stale(_)) => Err(e),
-                    // One block at a time, as a reader would (a server that sent the whole
-                    // file is read as a stream there).
-                    Err(e) => {
-                        tracing::debug!("read-ahead of {}: {e}; block {index} alone", file.url);
-                        reader.fetch_block_cached(&file, index).await
+            let started = self
+                .cache
+                .prefetch(key, urgency.clone(), move || async move {
+                    match fetch.await {
+                        // Each block came in its own buffer: one kept in the cache pins no other.
+                        Ok(blocks) => {
+                            blocks
+                                .get((index - first) as usize)
+                                .cloned()
+                                .ok_or_else(|| {
+                                    crate::error::FsError::Io(format!(
+                                        "{}: block {index} missing",
+                                        file.url
+                                    ))
+                                })
+                        }
+                        Err(e @ crate::error::FsError::Stale(_)) => Err(e),
+                        // One block at a time, as a reader would (a server that sent the whole
+                        // file is read as a stream there).
+                        Err(e) => {
+                            tracing::debug!("read-ahead of {}: {e}; block {index} alone", file.url);
+                            reader.fetch_block_cached(&file, index).await
+                        }
                     }
-                }
-            });
+                });
             (index, started)
         })
         .collect()
@@ -502,20 +525,27 @@ impl Reader {
     /// Starts fetching a block in the background unless it is cached or coming; true when
     /// this call started it.
     fn prefetch(&self, file: &Arc<RemoteFile>, index: u64) -> bool {
+        let key = (file.key.clone(), index);
+        if self.cache.is_present(&key) {
+            return false;
+        }
+        let span = blocks::block_span(index, self.block_size, file.size());
+        let Some(room) = self.cache.try_reserve(span.end - span.start) else {
+            return false;
+        };
         let reader = self.clone();
         let file = file.clone();
-        let key = (file.key.clone(), index);
-        self.cache.prefetch(key, move || async move {
-            let span = blocks::block_span(index, reader.block_size, file.size());
-            let room = reader.cache.reserve(span.end - span.start);
-            let result =
-                crate::client::limit::background(reader.fetch_block_cached(&file, index)).await;
-            drop(room);
-            if let Err(e) = &result {
-                tracing::debug!("read-ahead of block {index} of {}: {e}", file.url);
-            }
-            result
-        })
+        let urgency = Arc::new(Urgency::default());
+        self.cache
+            .prefetch(key, urgency.clone(), move || async move {
+                let result =
+                    limit::background_until(urgency, reader.fetch_block_cached(&file, index)).await;
+                drop(room);
+                if let Err(e) = &result {
+                    tracing::debug!("read-ahead of block {index} of {}: {e}", file.url);
+                }
+                result
+            })
     }
 
     /// One block of a file: cached, or fetched once however many readers want it.
@@ -663,7 +693,7 @@ mod tests {
             read(true);
         }
         assert_eq!(window(&st), 4);
-        // Waiting again: it grows, up to the limit (a quarter of the 256 MiB cache).
+        // Waiting again: it grows, up to the limit asked for.
         for _ in 0..20 {
             read(false);
         }
@@ -677,8 +707,8 @@ mod tests {
     fn a_large_window_asks_for_several_blocks_per_request() {
         let r = reader(64);
         assert_eq!(
-            [1, 8, 9, 16, 64, 1000].map(|w| r.run_for(w)),
-            [1, 1, 2, 2, 8, 8]
+            [1, 8, 16, 17, 32, 64, 1000].map(|w| r.run_for(w)),
+            [1, 1, 1, 2, 2, 4, 4]
         );
         let st = Default::default();
         let mut at = 0;
@@ -760,10 +790,10 @@ mod tests {
 
     #[test]
     fn read_ahead_stays_within_the_cache() {
-        // 64 MiB of cache: at most 16 blocks ahead, whatever was asked.
+        // 64 MiB of cache: at most 32 blocks ahead, whatever was asked.
         let url = Url::parse("http://127.0.0.1:9/weaver").unwrap();
         let http = HttpClient::new(&url, &HttpOptions::default()).unwrap();
         let r = Reader::new(http, BlockCache::new(64 * MIB), MIB, 1000);
-        assert_eq!(r.max_window, 16);
+        assert_eq!(r.max_window, 32);
     }
 }

@@ -307,9 +307,9 @@ pub struct RemoteFile {
 }
 
 /// The answer to a block request.
-pub enum RangeAnswer {
-    /// The requested bytes, checked.
-    Bytes(Bytes),
+pub enum RangeAnswer<B = Bytes> {
+    /// The requested bytes, checked (one buffer, or one per block: [`RemoteFile::get_blocks`]).
+    Bytes(B),
     /// The server ignores Range and is sending the whole (same) file from byte 0.
     WholeBody(Response),
 }
@@ -317,11 +317,27 @@ pub enum RangeAnswer {
 /// A body expected to hold `len` bytes, read straight into one buffer of that size (a body that
 /// came in one chunk is kept as it is), and how many bytes came: no list of chunks joined at the
 /// end. Bytes past `len` are counted, not kept.
-async fn read_body(mut resp: Response, len: usize, what: &str) -> Result<(Bytes, usize)> {
+async fn read_body(resp: Response, len: usize, what: &str) -> Result<(Bytes, usize)> {
+    let (pieces, received) = read_pieces(resp, len, len.max(1), what).await?;
+    Ok((pieces.into_iter().next().unwrap_or_default(), received))
+}
+
+/// A body expected to hold `len` bytes, read straight into buffers of `piece` bytes each (the
+/// last one shorter), and how many bytes came. Each piece is its own allocation, filled once
+/// from the body's chunks (a chunk that is exactly a piece is kept as it is): a range of several
+/// blocks is cut into blocks as it arrives, with no copy of the whole and none per block after.
+/// Bytes past `len` are counted, not kept.
+async fn read_pieces(
+    mut resp: Response,
+    len: usize,
+    piece: usize,
+    what: &str,
+) -> Result<(Vec<Bytes>, usize)> {
     let mut received = 0usize;
-    let mut single = None;
-    let mut buf = BytesMut::new();
-    while let Some(chunk) = resp
+    let mut pieces = Vec::with_capacity(len.div_ceil(piece));
+    // Bytes in the pieces done, and the piece being filled.
+    let (mut done, mut buf) = (0usize, BytesMut::new());
+    while let Some(mut chunk) = resp
         .chunk()
         .await
         .map_err(|e| http::transport_error(what, e))?
@@ -330,16 +346,28 @@ async fn read_body(mut resp: Response, len: usize, what: &str) -> Result<(Bytes,
         if received > len {
             continue;
         }
-        if received == len && chunk.len() == len {
-            single = Some(chunk);
-            continue;
+        while !chunk.is_empty() {
+            let piece_len = piece.min(len - done);
+            if buf.is_empty() && chunk.len() == piece_len {
+                pieces.push(std::mem::take(&mut chunk));
+            } else {
+                if buf.capacity() == 0 {
+                    buf.reserve(piece_len);
+                }
+                let take = (piece_len - buf.len()).min(chunk.len());
+                buf.extend_from_slice(&chunk.split_to(take));
+                if buf.len() < piece_len {
+                    continue;
+                }
+                pieces.push(std::mem::take(&mut buf).freeze());
+            }
+            done += piece_len;
         }
-        if buf.capacity() == 0 {
-            buf.reserve(len);
-        }
-        buf.extend_from_slice(&chunk);
     }
-    Ok((single.unwrap_or_else(|| buf.freeze()), received))
+    if !buf.is_empty() {
+        pieces.push(buf.freeze());
+    }
+    Ok((pieces, received))
 }
 
 impl RemoteFile {
@@ -460,9 +488,28 @@ impl RemoteFile {
     /// [`FsError::Stale`] only on that evidence (see [`RemoteFile::changed_or_fault`]); every
     /// other odd answer is a transient fault.
     pub async fn get_range(&self, http: &HttpClient, start: u64, end: u64) -> Result<RangeAnswer> {
+        Ok(
+            match self.get_blocks(http, start, end, end - start).await? {
+                RangeAnswer::Bytes(pieces) => {
+                    RangeAnswer::Bytes(pieces.into_iter().next().unwrap_or_default())
+                }
+                RangeAnswer::WholeBody(resp) => RangeAnswer::WholeBody(resp),
+            },
+        )
+    }
+
+    /// [`RemoteFile::get_range`], its bytes cut into pieces of `piece` bytes as they arrive
+    /// (the blocks of a read-ahead run, each its own buffer).
+    pub async fn get_blocks(
+        &self,
+        http: &HttpClient,
+        start: u64,
+        end: u64,
+        piece: u64,
+    ) -> Result<RangeAnswer<Vec<Bytes>>> {
         let what = format!("GET {} bytes {start}-{}", self.url, end - 1);
         let odd = match self
-            .try_range(http, start, end, Freshness::Cached, &what)
+            .try_range(http, start, end, piece, Freshness::Cached, &what)
             .await?
         {
             Ok(answer) => return Ok(answer),
@@ -471,7 +518,7 @@ impl RemoteFile {
         tracing::info!("{what}: {odd}; asking once more past the caches (no-cache)");
         http.stats().refetched_past_caches();
         let odd = match self
-            .try_range(http, start, end, Freshness::Origin, &what)
+            .try_range(http, start, end, piece, Freshness::Origin, &what)
             .await?
         {
             Ok(answer) => {
@@ -490,9 +537,10 @@ impl RemoteFile {
         http: &HttpClient,
         start: u64,
         end: u64,
+        piece: u64,
         fresh: Freshness,
         what: &str,
-    ) -> Result<std::result::Result<RangeAnswer, &'static str>> {
+    ) -> Result<std::result::Result<RangeAnswer<Vec<Bytes>>, &'static str>> {
         let range = format!("bytes={start}-{}", end - 1);
         let mut headers = vec![(RANGE, range.as_str())];
         if let Some(v) = self.meta.validator() {
@@ -519,7 +567,8 @@ impl RemoteFile {
                 };
                 let other_version =
                     total != self.meta.size || self.meta.differs_from(resp.headers());
-                let (body, received) = read_body(resp, (end - start) as usize, what).await?;
+                let (body, received) =
+                    read_pieces(resp, (end - start) as usize, piece.max(1) as usize, what).await?;
                 http.stats().fetched(received);
                 if received as u64 != end - start {
                     return Err(FsError::unavailable(format!(
