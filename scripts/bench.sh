@@ -30,7 +30,7 @@
 # to measure instead of building target/release/weaverfs). WAN part: BENCH_WAN_RUNS (1),
 # BENCH_WAN_LINKS (30 30@1gbit 100 100@1gbit: RTT in ms, @ a rate cap shared by all
 # connections), BENCH_WAN_SYSTEMS (weaverfs rclone-fast rclone-off), BENCH_WAN_WORKLOADS (first
-# ls_l cp wan_dd), BENCH_WAN_WINDOW (4M: bytes in flight per connection and direction).
+# ls_l cp wan_dd; also ls_root), BENCH_WAN_WINDOW (4M: bytes in flight per connection and direction).
 set -euo pipefail
 export LC_ALL=C
 umask 022
@@ -465,9 +465,10 @@ start_link() { # RTT_MS[@RATE]: linkemu in front of nginx and the WAN API server
   [[ $1 != *@* ]] || args+=(--rate "${1#*@}")
   # Ahead of the machine's other work: the link stands in for other hardware (nice execs it).
   nice -n -10 "$linkemu" "${args[@]}" "127.0.0.1:$wan_files_port=127.0.0.1:$nginx_port" \
-    "127.0.0.1:$wan_api_port=127.0.0.1:$api_direct_port" >"$work/link.addr" 2>"$work/link.log" &
+    "127.0.0.1:$wan_api_port=127.0.0.1:$api_direct_port" \
+    "127.0.0.1:$wan_root_port=127.0.0.1:$root_direct_port" >"$work/link.addr" 2>"$work/link.log" &
   link_pid=$!
-  wait_for 10 eval '[ "$(wc -l <"$work/link.addr")" = 2 ]' || die "linkemu did not start: $(cat "$work/link.log")"
+  wait_for 10 eval '[ "$(wc -l <"$work/link.addr")" = 3 ]' || die "linkemu did not start: $(cat "$work/link.log")"
 }
 
 stop_link() { # SYSTEM WORKLOAD: records the connections the case opened through the link
@@ -505,14 +506,19 @@ link_limits() { # what the emulated link itself carries, by curl, every byte che
 
 wan_part() {
   log "WAN part: links ${wan_links[*]}; ${wan_systems[*]}; ${wan_workloads[*]}; $wan_runs run(s)"
-  local t0=$SECONDS direct_files_url=$files_url direct_api_url=${api_url_jobs:-}
+  local t0=$SECONDS direct_files_url=$files_url direct_api_url=${api_url_jobs:-} direct_root_url=${api_url_root10k:-}
   wan_files_port=$(free_port)
   wan_api_port=$(free_port)
   api_direct_port=$(free_port)
+  wan_root_port=$(free_port)
+  root_direct_port=$(free_port)
   # The API server's hrefs name the link's file port, so that every request crosses the link.
   start_api wan jobs "http://127.0.0.1:$wan_files_port" "127.0.0.1:$api_direct_port"
+  # The root of 10,000 jobs (ls_root) behind the link too.
+  start_api wanroot root10k "http://127.0.0.1:$wan_files_port" "127.0.0.1:$root_direct_port"
   files_url=http://127.0.0.1:$wan_files_port
   api_url_jobs=${api_url_wan/"127.0.0.1:$api_direct_port"/"127.0.0.1:$wan_api_port"}
+  api_url_root10k=${api_url_wanroot/"127.0.0.1:$root_direct_port"/"127.0.0.1:$wan_root_port"}
   phases=(cold)
   printf 'run\tlink\tsystem\tmeasure\tvalue\n' >"$wan_tsv"
   { echo "- date: $(date -u "+%Y-%m-%d %H:%M UTC"); runs: $wan_runs; window $wan_window per connection and direction"
@@ -540,6 +546,7 @@ wan_part() {
   phases=(cold warm)
   files_url=$direct_files_url
   api_url_jobs=$direct_api_url
+  api_url_root10k=$direct_root_url
   kill "$load_pid" 2>/dev/null || true
   wait "$load_pid" 2>/dev/null || true
   { echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg); 1-minute load sampled every 5 s during the part: $(sort -n "$work/load.txt" | awk '{ v[NR] = $1 } END { if (NR) printf "min %s, median %s, max %s", v[1], v[int((NR + 1) / 2)], v[NR] }')"

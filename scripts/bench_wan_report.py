@@ -30,6 +30,7 @@ MEASURES = [
     ("first_again", "first 4 KiB of that file again", "ms", True),
     ("ls_l_cold", "`ls -l` of 1000 outputs, cold", "ms", True),
     ("cp_cold", "`cp -r` of 100 small outputs, cold", "ms", True),
+    ("ls_root_cold", "`ls` of a root of 10,000 jobs, cold", "ms", True),
     ("seq_dd_cold", "1 GiB `dd bs=1M`, cold", "MB/s", False),
     ("rss_peak", "daemon peak RSS, the `dd` mount", "MiB", False),
 ]

@@ -11,6 +11,8 @@ command -v cc >/dev/null || need+=(gcc libc6-dev)
 command -v fusermount3 >/dev/null || need+=(fuse3)
 # Real tools on real mounts (tests/tools.rs, tests/mount.rs, tests/get.rs).
 command -v ncdump >/dev/null || need+=(netcdf-bin)
+# nginx-light: the file host of tests/tools.rs, tests/cluster.rs...; its ssl and http2 modules
+# serve tests/tls.rs's HTTP/2 front.
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v gdal_translate >/dev/null || need+=(gdal-bin)
 command -v rsync >/dev/null || need+=(rsync)

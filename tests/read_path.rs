@@ -3,6 +3,7 @@
 //! which round trips are saved. The assertions count requests and their overlap at the
 //! server, not time, so they hold on a slow machine too.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -225,6 +226,35 @@ async fn the_file_asked_for_passes_its_neighbours_probes() {
         "the file asked for was probe number {mine}: {order:?}"
     );
     fs.release(listed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_mount_has_the_connections_its_first_lookup_needs_open() {
+    // The latency keeps both of the start's requests in flight together, so each has a
+    // connection of its own (as on a long link).
+    let cfg = ServerConfig {
+        latency: Duration::from_millis(100),
+        ..ServerConfig::default()
+    };
+    let (server, fs) = setup(cfg, |_| {}).await;
+    // What `mount` asks before it returns.
+    fs.tree().api().check().await.unwrap();
+    let peers = |requests: &[weaverfs_server::RequestRecord]| -> HashSet<_> {
+        requests.iter().map(|r| r.peer.expect("a peer")).collect()
+    };
+    let opened = peers(&server.requests());
+    assert_eq!(opened.len(), 2, "{:?}", server.requests());
+    server.clear_requests();
+    ino_of(&fs, &[jobs::FILES, "output_text.txt"]).await;
+    // The job's status and results, sent together, each went on a connection already open.
+    let api: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with(API))
+        .collect();
+    assert_eq!(api.len(), 2, "{api:?}");
+    assert_eq!(peers(&api).len(), 2, "two connections at once: {api:?}");
+    assert!(peers(&api).is_subset(&opened), "{api:?} vs {opened:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,21 +1,24 @@
 //! TLS through real mounts: the built-in server behind a TLS front whose certificate is signed
 //! by a private CA made here. Verified by default (the mount fails clearly), trusted with
-//! `--ca-cert`, accepted with `--insecure` and a warning.
+//! `--ca-cert`, accepted with `--insecure` and a warning. And behind a real nginx speaking TLS
+//! and HTTP/2: connections shared, sessions resumed, the per-origin limit kept.
 
 mod common;
 
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use common::nginx::{Nginx, Tls};
 use common::Mounted;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use tokio::net::{TcpListener, TcpStream};
 use weaverfs_server::{jobs, ServerConfig};
 
-/// A TLS front for the mounted server: `https://127.0.0.1:PORT`, and the PEM file of the CA
-/// that signed its certificate. Hrefs are served through it too.
-fn tls_front(m: &Mounted, dir: &Path) -> (String, PathBuf) {
+/// A private CA (its PEM written to `dir/ca.pem`), and a certificate it signed for 127.0.0.1
+/// and localhost with its key.
+fn private_ca(dir: &Path) -> (PathBuf, rcgen::Certificate, KeyPair) {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params
@@ -29,6 +32,13 @@ fn tls_front(m: &Mounted, dir: &Path) -> (String, PathBuf) {
         .unwrap()
         .signed_by(&key, &ca)
         .unwrap();
+    (ca_pem, cert, key)
+}
+
+/// A TLS front for the mounted server: `https://127.0.0.1:PORT`, and the PEM file of the CA
+/// that signed its certificate. Hrefs are served through it too.
+fn tls_front(m: &Mounted, dir: &Path) -> (String, PathBuf) {
+    let (ca_pem, cert, key) = private_ca(dir);
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -182,4 +192,85 @@ fn without_system_cas_https_names_the_fix_and_http_needs_none() {
     );
     read_output_over_https(&m);
     assert!(!m.log().contains("WARNING"), "{}", m.log());
+}
+
+/// The job of many small files in [`over_http2_a_mount_shares_few_connections_and_resumes_sessions`].
+const MANY: &str = "00000000-0000-4000-8000-00000000a002";
+
+#[test]
+fn over_http2_a_mount_shares_few_connections_and_resumes_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = private_ca(dir.path());
+    let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    fs::write(&cert_pem, cert.pem()).unwrap();
+    fs::write(&key_pem, key.serialize_pem()).unwrap();
+    let jobs = tempfile::tempdir().unwrap();
+    let job = jobs.path().join(MANY);
+    fs::create_dir(&job).unwrap();
+    for i in 0..60 {
+        fs::write(
+            job.join(format!("f{i:02}.txt")),
+            format!("{i}\n").repeat(100 + i * 30),
+        )
+        .unwrap();
+    }
+    let mut m = Mounted::serve(ServerConfig {
+        jobs_dir: Some(jobs.path().to_path_buf()),
+        ..small_server()
+    });
+    // The API and the files behind one nginx speaking TLS and HTTP/2, which closes a
+    // connection after 25 requests: the mount has to connect again.
+    let nginx = Nginx::proxy_tls(
+        m.server.addr(),
+        &Tls {
+            cert: &cert_pem,
+            key: &key_pem,
+            requests_per_connection: 25,
+        },
+    );
+    let base = nginx.https_url();
+    m.server.set_files_url(Some(format!("{base}/wpsoutputs")));
+    let limit = 8;
+    m.mount(
+        &format!("{base}/weaver"),
+        &[
+            "--ca-cert",
+            ca.to_str().unwrap(),
+            "--max-requests-per-origin",
+            &limit.to_string(),
+        ],
+        &[],
+    );
+    // `ls -l`, then every file read.
+    let listed: Vec<_> = fs::read_dir(m.path(MANY))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap())
+        .collect();
+    assert!(listed.len() >= 60, "{listed:?}");
+    for i in 0..60 {
+        let name = format!("{MANY}/f{i:02}.txt");
+        let got = fs::read(m.path(&name)).unwrap_or_else(|e| panic!("{name}: {e}\n{}", m.log()));
+        assert_eq!(got, fs::read(jobs.path().join(&name)).unwrap(), "{name}");
+    }
+    let served = nginx.served();
+    assert!(served.len() >= 60, "{served:?}");
+    assert!(
+        served.iter().all(|s| s.protocol == "HTTP/2.0"),
+        "{served:?}"
+    );
+    let connections: HashSet<u64> = served.iter().map(|s| s.connection).collect();
+    // Many requests on each connection (nginx closed each after 25), never more connections
+    // than the limit at once, and the reconnections resumed their TLS session.
+    assert!(
+        connections.len() <= served.len() / 10,
+        "{} connections for {} requests",
+        connections.len(),
+        served.len()
+    );
+    assert!(served.iter().any(|s| s.resumed), "{served:?}");
+    // Streams multiplexed on a connection count against the per-origin limit as requests do.
+    for prefix in ["/wpsoutputs", "/weaver"] {
+        let peak = m.server.peak_in_flight(prefix);
+        assert!(peak <= limit, "{prefix}: peak {peak}");
+    }
 }

@@ -24,7 +24,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -85,6 +85,8 @@ pub struct RequestRecord {
     pub range: Option<String>,
     /// All request headers, to check what credentials reached the server.
     pub headers: header::HeaderMap,
+    /// The client's address: one per connection, so tests see which requests shared one.
+    pub peer: Option<SocketAddr>,
 }
 
 /// A running server; dropping it stops accepting connections too.
@@ -122,6 +124,7 @@ impl TestServer {
         let (stop, stopped) = oneshot::channel::<()>();
         let app = router(shared.clone());
         let task = tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = stopped.await;
             });
@@ -441,6 +444,10 @@ async fn track(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> R
         path,
         range,
         headers: req.headers().clone(),
+        peer: req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0),
     });
     let latency = shared.latency();
     if !latency.is_zero() {

@@ -369,6 +369,7 @@ mod tests {
                 path: format!("/{i}"),
                 range: None,
                 headers: Default::default(),
+                peer: None,
             });
         }
         let log = s.requests();

@@ -134,9 +134,27 @@ impl ApiClient {
         self.http.retry().run(what, attempt).await
     }
 
-    /// Whether the server answers a job listing: a first page of one job.
+    /// Whether the server answers a job listing: a first page of one job. The landing page
+    /// is asked at the same time, so that a new mount holds two open connections to the API:
+    /// the first job looked up has its status and results sent together
+    /// ([`Self::status_and_results`]), each on a connection of its own over HTTP/1.1, and
+    /// neither then waits a round trip for a connection to open.
     pub async fn check(&self) -> Result<()> {
-        self.jobs_page("limit=1&page=0").await.map(|_| ())
+        let (listing, ()) = futures::join!(self.jobs_page("limit=1&page=0"), self.warm_up());
+        listing.map(|_| ())
+    }
+
+    /// `GET {base}` (the landing page), read to its end so its connection stays open for
+    /// reuse; what it answers does not matter.
+    async fn warm_up(&self) {
+        let what = "landing page";
+        let sent = self
+            .http
+            .send(Method::GET, self.base.clone(), &[(ACCEPT, JSON)], what)
+            .await;
+        if let Ok(resp) = sent {
+            let _ = read_document(resp, what).await;
+        }
     }
 
     /// Every job the server lists (with what the listing says of it), following its paging.
