@@ -859,13 +859,13 @@ impl Tree {
                 (attr.mtime, attr.ttl) = (SystemTime::now(), Duration::ZERO);
             }
             // Announced, not yet answered: the size given without waiting for the probe.
-            // The kernel hears it, so an open that finds another size bypasses its cache.
+            // The kernel hears it, so an open that finds another size bypasses its cache; it
+            // keeps it only for the default second, so a size found wrong is soon corrected.
             Content::Remote(_) if node.size_hint().is_some() => {
                 let size = node.size_hint().unwrap_or_default();
                 attr.size = size;
                 node.reported_size
                     .store(size, std::sync::atomic::Ordering::Relaxed);
-                attr.ttl = self.cfg.finished_ttl;
             }
             Content::Remote(_) => {
                 let file = self.remote_file(node).await?;
