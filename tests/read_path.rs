@@ -4,13 +4,15 @@
 //! server, not time, so they hold on a slow machine too.
 
 use std::collections::HashSet;
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use weaverfs_fs::fs::WeaverFs;
 use weaverfs_fs::mount::{build_fs, MountConfig};
 use weaverfs_fs::tree::ROOT_INO;
-use weaverfs_server::{jobs, ServerConfig, TestServer};
+use weaverfs_server::{jobs, Fault, ServerConfig, TestServer};
 
 const FILES: &str = "/wpsoutputs";
 const API: &str = "/weaver";
@@ -92,10 +94,13 @@ async fn a_sequential_read_keeps_several_large_ranges_in_flight() {
     };
     let (server, fs) = setup(cfg, |_| {}).await;
     let ino = ino_of(&fs, &[jobs::FILES, "output_big.dat"]).await;
+    // Its size came with the job: an open probes it (and the listing probes its neighbours).
+    fs.release(fs.open(ino).await.unwrap().fh);
+    let path = format!("{FILES}/{}/output_big/big.dat", jobs::FILES);
+    until_file_requests(&server, 3).await;
     server.clear_requests();
     server.reset_peaks();
     let got = read_all(&fs, ino, 128 << 10).await;
-    let path = format!("{FILES}/{}/output_big/big.dat", jobs::FILES);
     assert!(
         got == server.file_bytes(&path, 0, 48 << 20).unwrap(),
         "wrong bytes"
@@ -108,6 +113,7 @@ async fn a_sequential_read_keeps_several_large_ranges_in_flight() {
     );
     let mut ranges: Vec<(u64, u64)> = file_requests(&server)
         .iter()
+        .filter(|r| r.path == path)
         .filter_map(|r| {
             r.range
                 .as_deref()?
@@ -180,7 +186,7 @@ async fn small_files_come_with_the_listing_and_many_probes_fly_at_once() {
     assert!(file_requests(&server)
         .iter()
         .all(|r| r.method == "GET" && r.range.as_deref() == Some("bytes=0-65535")));
-    // Wait for the probes' answers: every size known.
+    // Every size known (from the job's statistics: nobody waits for the probes).
     for e in fs
         .readdir(listed)
         .unwrap()
@@ -216,8 +222,11 @@ async fn the_file_asked_for_passes_its_neighbours_probes() {
     let job = ino_of(&fs, &[MANY]).await;
     let listed = fs.opendir(job).await.unwrap();
     // The listing queued 100 probes, 3 at a time; the last file is asked for now.
+    // Its size came with the job (statistics); opening it needs its probe.
     let attr = fs.lookup(job, "f099.txt").await.unwrap();
     assert_eq!(attr.size, "file 99\n".len() as u64 * (10 + 99 * 7));
+    let fh = fs.open(attr.ino).await.unwrap().fh;
+    fs.release(fh);
     until_file_requests(&server, 100).await;
     let order: Vec<String> = file_requests(&server).into_iter().map(|r| r.path).collect();
     let mine = order.iter().position(|p| p.ends_with("f099.txt")).unwrap();
@@ -269,8 +278,9 @@ async fn a_first_read_on_a_fresh_mount_asks_what_it_can_together() {
     server.clear_requests();
     server.reset_peaks();
     let ino = ino_of(&fs, &[jobs::FILES, "output_text.txt"]).await;
-    // The job's status and results were asked together, then the file's size and bytes.
-    assert!(server.peak_in_flight(API) >= 2, "status, then results");
+    // The job's status, results and statistics were asked together; the file's size came
+    // with them.
+    assert!(server.peak_in_flight(API) >= 3, "not asked together");
     let asked = |server: &TestServer| -> Vec<_> {
         server
             .requests()
@@ -283,7 +293,8 @@ async fn a_first_read_on_a_fresh_mount_asks_what_it_can_together() {
     let text = |asked: &[(String, String, Option<String>)]| {
         asked.iter().filter(|r| r.1.ends_with("result.txt")).count()
     };
-    assert_eq!((api, text(&before)), (2, 1), "{before:?}");
+    assert_eq!(api, 3, "{before:?}");
+    assert!(text(&before) <= 1, "{before:?}");
     let fh = fs.open(ino).await.unwrap().fh;
     let got = fs.read(fh, 0, 4096).await.unwrap();
     assert!(!got.is_empty());
@@ -360,6 +371,44 @@ async fn a_block_read_ahead_asked_for_passes_the_probes_once_the_reader_waits_fo
     }
 }
 
+/// The bytes of file `i` of [`job_of_files`].
+fn file_body(i: usize, len: usize) -> Vec<u8> {
+    (0..len).map(|k| (k * 31 + i * 7) as u8).collect()
+}
+
+/// A server with the job [`MANY`] of `n` files (`f000.dat`...: outputs `f000`...), file `i`
+/// of `size(i)` bytes (see [`file_body`]).
+fn job_of_files(n: usize, size: impl Fn(usize) -> usize) -> (tempfile::TempDir, ServerConfig) {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join(MANY);
+    std::fs::create_dir(&job).unwrap();
+    for i in 0..n {
+        std::fs::write(job.join(format!("f{i:03}.dat")), file_body(i, size(i))).unwrap();
+    }
+    let cfg = ServerConfig {
+        jobs_dir: Some(dir.path().to_path_buf()),
+        big_file_size: 1 << 20,
+        ..ServerConfig::default()
+    };
+    (dir, cfg)
+}
+
+fn statistics_requests(server: &TestServer) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/statistics"))
+        .count()
+}
+
+/// Sizes of the probe-sized and of the larger files of the tests below.
+fn small_or_large(i: usize) -> usize {
+    match i % 2 {
+        0 => 1_000 + i,
+        _ => 200_000 + i,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_together_stay_within_the_cache_with_their_read_ahead() {
     const SIZE: usize = 12 << 20;
@@ -398,4 +447,159 @@ async fn readers_together_stay_within_the_cache_with_their_read_ahead() {
     );
     assert!(cache.peak_used() > cache.capacity() / 2);
     assert!(server.peak_in_flight(FILES) >= 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ls_l_of_a_big_job_waits_for_no_file_and_asks_statistics_once() {
+    let (_dir, cfg) = job_of_files(1000, small_or_large);
+    let (server, fs) = setup(cfg, |_| {}).await;
+    // The file host holds every answer: `ls -l` must not need one.
+    server.inject_times(
+        FILES,
+        Fault::SlowFirstByte(Duration::from_secs(3600)),
+        100_000,
+    );
+    let job = ino_of(&fs, &[MANY]).await;
+    let listed = fs.opendir(job).await.unwrap();
+    let attrs = fs.readdir_attrs(listed, 0, usize::MAX).await.unwrap();
+    let files: Vec<_> = attrs
+        .iter()
+        .filter(|(_, e, _)| e.name.ends_with(".dat"))
+        .collect();
+    assert_eq!(files.len(), 1000);
+    for (_, e, attr) in files {
+        let i: usize = e.name[1..4].parse().unwrap();
+        assert_eq!(attr.size, small_or_large(i) as u64, "{}", e.name);
+    }
+    assert_eq!(statistics_requests(&server), 1);
+    fs.release(listed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_files_a_probe_brings_whole_are_probed_with_the_listing() {
+    let (_dir, cfg) = job_of_files(100, small_or_large);
+    let (server, fs) = setup(cfg, |_| {}).await;
+    let job = ino_of(&fs, &[MANY]).await;
+    let listed = fs.opendir(job).await.unwrap();
+    // Small and large files alternate: had the large ones been probed, some would be among
+    // the first 50 requests (48 fly at once).
+    until_file_requests(&server, 50).await;
+    let asked = file_requests(&server);
+    assert!(
+        asked.iter().all(|r| {
+            let i: usize = r.path.rsplit('/').next().unwrap()[1..4].parse().unwrap();
+            small_or_large(i) <= 64 << 10
+        }),
+        "{:?}",
+        asked.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    // Those come whole with their probe: reading them asks nothing more.
+    let small = fs.lookup(job, "f000.dat").await.unwrap();
+    assert_eq!(
+        read_all(&fs, small.ino, 128 << 10).await,
+        file_body(0, 1_000)
+    );
+    // A large one is probed when opened, and read right.
+    let large = fs.lookup(job, "f001.dat").await.unwrap();
+    assert_eq!(
+        read_all(&fs, large.ino, 128 << 10).await,
+        file_body(1, 200_001)
+    );
+    assert_eq!(
+        file_requests(&server)
+            .iter()
+            .filter(|r| r.path.ends_with("f000.dat"))
+            .count(),
+        1
+    );
+    fs.release(listed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_that_lie_never_give_wrong_bytes() {
+    let sizes = [100, 30_000, 200_000, 3 << 20];
+    for skew in [4096, -4096] {
+        let (_dir, cfg) = job_of_files(sizes.len(), |i| sizes[i]);
+        let (server, fs) = setup(cfg, |_| {}).await;
+        server.set_statistics_skew(skew);
+        let job = ino_of(&fs, &[MANY]).await;
+        for (i, &real) in sizes.iter().enumerate() {
+            let name = format!("f{i:03}.dat");
+            let told = fs.lookup(job, &name).await.unwrap();
+            let announced = (real as u64).saturating_add_signed(skew);
+            if announced > 64 << 10 {
+                // Not probed with the listing: the announced size until the file answers.
+                assert_eq!(told.size, announced, "{name}");
+            }
+            let opened = fs.open(told.ino).await.unwrap();
+            if told.size != real as u64 {
+                assert!(opened.direct_io, "{name}: the kernel's size is bypassed");
+            }
+            fs.release(opened.fh);
+            assert_eq!(
+                read_all(&fs, told.ino, 128 << 10).await,
+                file_body(i, real),
+                "{name}, statistics {skew:+} bytes"
+            );
+            assert_eq!(fs.getattr(told.ino).await.unwrap().size, real as u64);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_statistics_is_asked_once_and_probes_give_the_sizes() {
+    let (_dir, cfg) = job_of_files(20, small_or_large);
+    let (server, fs) = setup(cfg, |_| {}).await;
+    // As pygeoapi answers: 404, and not Weaver's NoJobStatistics.
+    server.inject(
+        &format!("{API}/jobs/{MANY}/statistics"),
+        Fault::Status {
+            code: 404,
+            retry_after: None,
+        },
+    );
+    let job = ino_of(&fs, &[MANY]).await;
+    let listed = fs.opendir(job).await.unwrap();
+    for (_, e, attr) in fs.readdir_attrs(listed, 0, usize::MAX).await.unwrap() {
+        if let Some(i) = e.name.strip_suffix(".dat") {
+            let i: usize = i[1..].parse().unwrap();
+            assert_eq!(attr.size, small_or_large(i) as u64, "{}", e.name);
+        }
+    }
+    // Every file was probed for its size.
+    until_file_requests(&server, 20).await;
+    // Another job: no statistics asked again.
+    ino_of(&fs, &[jobs::FILES, "output_text.txt"]).await;
+    assert_eq!(statistics_requests(&server), 1);
+    fs.release(listed);
+}
+
+#[test]
+fn through_a_mount_ls_l_and_cat_agree_with_the_file_host_when_statistics_lie() {
+    let sizes = [100, 200_000, 3 << 20];
+    for skew in [4096, -4096] {
+        let (_dir, cfg) = job_of_files(sizes.len(), |i| sizes[i]);
+        let m = common::Mounted::start(cfg, &[]);
+        m.server.set_statistics_skew(skew);
+        let job = m.path(MANY);
+        let listed = common::run("ls", &["-l", job.to_str().unwrap()]);
+        assert_eq!(listed.matches(".dat").count(), sizes.len(), "{listed}");
+        // The large files are shown with the announced size until they answer.
+        let announced = ((3 << 20) as u64).saturating_add_signed(skew);
+        assert!(listed.contains(&format!(" {announced} ")), "{listed}");
+        for (i, &real) in sizes.iter().enumerate() {
+            let path = job.join(format!("f{i:03}.dat"));
+            assert!(
+                std::fs::read(&path).unwrap() == file_body(i, real),
+                "{}: wrong bytes with statistics {skew:+}",
+                path.display()
+            );
+            // Then the kernel's size is the file host's.
+            common::wait_for("the real size", || {
+                std::fs::metadata(&path).unwrap().len() == real as u64
+            });
+        }
+        assert_eq!(statistics_requests(&m.server), 1);
+        m.unmount();
+    }
 }

@@ -104,6 +104,17 @@ impl ApiError {
         e
     }
 
+    /// Weaver's answer for a job whose statistics are not collected (not finished yet).
+    pub(crate) fn no_statistics(id: &str) -> ApiError {
+        problem(
+            StatusCode::NOT_FOUND,
+            "NoJobStatistics",
+            &format!("{EXC}/no-job-statistics"),
+            "Job statistics are not available.",
+            json!(id),
+        )
+    }
+
     pub(crate) fn dismissed(view: &JobView, urls: &Urls) -> ApiError {
         let mut e = problem(
             StatusCode::GONE,

@@ -180,6 +180,12 @@ impl TestServer {
         self.shared.set_latency(d);
     }
 
+    /// Makes `/statistics` announce every file `bytes` larger (or smaller, when negative) than
+    /// it is, as a server whose statistics are out of date would (test knob).
+    pub fn set_statistics_skew(&self, bytes: i64) {
+        self.shared.set_statistics_skew(bytes);
+    }
+
     /// Answers HEAD on files with 405, as some hosts do (test knob).
     pub fn set_refuse_head(&self, on: bool) {
         self.shared.set_refuse_head(on);

@@ -2,7 +2,7 @@
 //! change at runtime (job statuses, file versions, the request log).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -65,6 +65,8 @@ pub(crate) struct Shared {
     pub faults: super::faults::Faults,
     remote_ades: Mutex<Option<String>>,
     pub in_flight: Arc<super::in_flight::InFlight>,
+    /// Bytes added to every size `/statistics` gives (a test's lying server).
+    statistics_skew: AtomicI64,
 }
 
 /// Locks ignoring poisoning: a panicking test thread must not wedge the server.
@@ -91,9 +93,18 @@ impl Shared {
             faults: Default::default(),
             remote_ades: Mutex::default(),
             in_flight: Default::default(),
+            statistics_skew: AtomicI64::new(0),
         };
         shared.set_latency(latency);
         shared
+    }
+
+    pub(crate) fn statistics_skew(&self) -> i64 {
+        self.statistics_skew.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_statistics_skew(&self, bytes: i64) {
+        self.statistics_skew.store(bytes, Ordering::Relaxed);
     }
 
     pub(crate) fn latency(&self) -> Duration {

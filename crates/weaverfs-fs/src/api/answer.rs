@@ -133,6 +133,7 @@ pub async fn interpret(
         href: answer.url.to_string(),
         media_type: answer.content_type.clone(),
         digest: None,
+        length: None,
     });
     Ok((
         vec![Output {
@@ -193,6 +194,7 @@ fn links_as_outputs(answer: &Answer, single_name: String) -> Vec<Output> {
                     href: url.to_string(),
                     media_type: media_type.clone(),
                     digest: None,
+                    length: None,
                 }),
             })
         })
@@ -275,6 +277,7 @@ async fn parse_multipart(answer: &Answer, body: &[u8]) -> Result<Vec<Output>, St
                 href: url.to_string(),
                 media_type,
                 digest: None,
+                length: None,
             }),
             None => part_value(bytes.to_vec(), media_type),
         };
@@ -401,6 +404,7 @@ mod tests {
                 href: "http://h/api/jobs/j/results".into(),
                 media_type: Some("text/plain".into()),
                 digest: None,
+                length: None,
             })
         );
         assert_eq!(outputs(&a, &["a", "b"]).await[0].id, "result");
@@ -511,6 +515,7 @@ mod tests {
                 href: "http://h/files/data-1.bin".into(),
                 media_type: Some("application/octet-stream".into()),
                 digest: None,
+                length: None,
             })
         );
         let a = answer(

@@ -6,6 +6,7 @@ pub mod answer;
 pub mod listing;
 pub mod probe;
 pub mod results;
+pub mod statistics;
 pub mod status;
 mod summary;
 
@@ -53,6 +54,8 @@ pub struct ApiClient {
     processes: Arc<Mutex<HashMap<String, Vec<String>>>>,
     /// The digest results gave for each href (normalised URL text), for the read path.
     digests: Arc<Mutex<HashMap<String, Arc<str>>>>,
+    /// Whether this server has Weaver's `/statistics` (the sizes of a job's files).
+    statistics: Arc<statistics::Support>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -83,6 +86,7 @@ impl ApiClient {
             base,
             processes: Default::default(),
             digests: Default::default(),
+            statistics: Default::default(),
         }
     }
 
@@ -205,20 +209,66 @@ impl ApiClient {
     /// OGC API - Processes servers), whatever `/results` answered, read by [`answer`]: a raw
     /// body, multipart parts, a JSON value or document, or the links of a 204.
     /// `process` is the job's process id, for the names its declared outputs give.
+    /// The files' sizes come from `/statistics` where the server has it, asked at the same time.
     pub async fn results(&self, id: &str, process: Option<&str>) -> Result<Results> {
         let process = process.map(str::to_string);
-        let results = self.fetch_results(id, async { process }).await?;
+        let (results, sizes) = futures::join!(
+            self.fetch_results(id, async { process }),
+            self.statistics_sizes(id)
+        );
+        let mut results = results?;
+        statistics::apply(&mut results.outputs, &sizes);
         self.learn_digests(&results.outputs);
         Ok(results)
     }
 
+    /// The sizes `/statistics` gives for a job's single-file outputs; none where the server
+    /// has no statistics or answers oddly. One attempt: a hint is not worth a retry's wait.
+    async fn statistics_sizes(&self, id: &str) -> HashMap<String, u64> {
+        if !self.statistics.worth_asking() {
+            return HashMap::new();
+        }
+        let what = format!("statistics of job {id}");
+        let url = self.jobs_url(Some(id), Some("statistics"));
+        let resp = match self
+            .http
+            .send(Method::GET, url, &[(ACCEPT, JSON)], &what)
+            .await
+        {
+            Ok(resp) => resp,
+            Err(e) => {
+                tracing::debug!("{e}");
+                return HashMap::new();
+            }
+        };
+        let status = resp.status();
+        let body = read_document(resp, &what).await.unwrap_or_default();
+        self.statistics.learn(status.as_u16(), &body);
+        match status.is_success() {
+            true => statistics::output_sizes(&body),
+            false => HashMap::new(),
+        }
+    }
+
     /// A job's status, and its results when it succeeded, asked together: `/results` goes
     /// out with the status request, not a round trip after it, and is dropped unread when the
-    /// status says the job has none.
+    /// status says the job has none. The files' sizes are asked with them too (`/statistics`,
+    /// where the server has it).
     pub async fn status_and_results(
         &self,
         id: &str,
     ) -> Result<(JobStatus, Option<Result<Results>>)> {
+        let (answer, sizes) =
+            futures::join!(self.status_then_results(id), self.statistics_sizes(id));
+        let (status, mut results) = answer?;
+        if let Some(Ok(r)) = &mut results {
+            statistics::apply(&mut r.outputs, &sizes);
+            self.learn_digests(&r.outputs);
+        }
+        Ok((status, results))
+    }
+
+    async fn status_then_results(&self, id: &str) -> Result<(JobStatus, Option<Result<Results>>)> {
         use futures::future::{select, Either, FutureExt};
         let status = self.status(id).shared();
         let process = status.clone().map(|s| s.ok().and_then(|s| s.process_id));
@@ -239,9 +289,6 @@ impl ApiClient {
                 (status, results)
             }
         };
-        if let Some(Ok(r)) = &results {
-            self.learn_digests(&r.outputs);
-        }
         Ok((status, results))
     }
 

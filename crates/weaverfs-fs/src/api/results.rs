@@ -42,6 +42,10 @@ pub struct FileRef {
     pub media_type: Option<String>,
     /// `digestMultibase` (Weaver ≥ 6.12), checked when the file is read whole.
     pub digest: Option<String>,
+    /// The size the server announced, not yet confirmed by the file host: a link's `length`
+    /// (OGC API - Common) or Weaver's `/statistics` `sizeBytes`. A hint until the file's first
+    /// answer (`docs/read-path.md`, "Sizes").
+    pub length: Option<u64>,
 }
 
 impl FileRef {
@@ -166,6 +170,7 @@ fn parse_object(v: &Value, obj: &Map<String, Value>) -> OutputValue {
                 .get("digestMultibase")
                 .and_then(Value::as_str)
                 .map(str::to_string),
+            length: obj.get("length").and_then(Value::as_u64),
         });
     }
     if obj.contains_key("bbox") {
@@ -278,6 +283,7 @@ mod tests {
             href: href.into(),
             media_type: Some(media.into()),
             digest: None,
+            length: None,
         })
     }
 

@@ -390,6 +390,9 @@ impl Tree {
         for spec in specs {
             let name: Arc<str> = spec.name.into();
             let node = self.register(dir.ino, name.clone(), spec.content, mtime);
+            if node.remote.try_lock().is_ok_and(|r| r.is_none()) {
+                node.set_size_hint(spec.size_hint);
+            }
             entries.push((name, node.ino));
             made.push(node);
         }
@@ -413,9 +416,15 @@ impl Tree {
     /// does not wait for one probe after another; small files come whole with their size. In
     /// the background (see [`crate::client::limit`]): a lookup or an open of one file does
     /// not queue behind the probes of its 999 siblings.
+    ///
+    /// A file whose size was announced and that is larger than a probe brings is not probed
+    /// now: its size is known, and its probe would bring only its first bytes (64 MiB for a
+    /// job of 1000 large files). It is probed when opened.
     fn probe_files<'a>(&self, nodes: impl Iterator<Item = &'a Arc<Node>>) {
+        let whole = self.first_bytes.as_ref().map_or(0, |f| f.want());
         let remote: Vec<Arc<Node>> = nodes
             .filter(|n| matches!(n.content, Content::Remote(_)))
+            .filter(|n| n.size_hint().is_none_or(|size| size <= whole))
             .cloned()
             .collect();
         if remote.is_empty() {
@@ -849,6 +858,15 @@ impl Tree {
                 attr.size = self.api.http().stats().json().len() as u64;
                 (attr.mtime, attr.ttl) = (SystemTime::now(), Duration::ZERO);
             }
+            // Announced, not yet answered: the size given without waiting for the probe.
+            // The kernel hears it, so an open that finds another size bypasses its cache; it
+            // keeps it only for the default second, so a size found wrong is soon corrected.
+            Content::Remote(_) if node.size_hint().is_some() => {
+                let size = node.size_hint().unwrap_or_default();
+                attr.size = size;
+                node.reported_size
+                    .store(size, std::sync::atomic::Ordering::Relaxed);
+            }
             Content::Remote(_) => {
                 let file = self.remote_file(node).await?;
                 attr.size = file.size();
@@ -902,6 +920,8 @@ async fn probe_remote(
     if let Some(f) = first {
         f.keep(&file, bytes);
     }
+    // The file host's answer is the size from now on, whatever was announced.
+    node.set_size_hint(None);
     *cached = Some((file.clone(), Instant::now()));
     Ok(file)
 }

@@ -71,6 +71,8 @@ pub enum Doc {
 pub struct ChildSpec {
     pub name: String,
     pub content: Content,
+    /// A remote file's size as the server announced it (a hint: see [`Node::size_hint`]).
+    pub size_hint: Option<u64>,
 }
 
 impl ChildSpec {
@@ -78,7 +80,13 @@ impl ChildSpec {
         ChildSpec {
             name: name.into(),
             content,
+            size_hint: None,
         }
+    }
+
+    pub fn with_size_hint(mut self, size: Option<u64>) -> Self {
+        self.size_hint = size;
+        self
     }
 }
 
@@ -94,6 +102,9 @@ pub struct Node {
     pub(super) remote: tokio::sync::Mutex<Option<(Arc<RemoteFile>, Instant)>>,
     /// The size last reported to the kernel for a remote file (u64::MAX: none yet).
     pub(super) reported_size: AtomicU64,
+    /// A remote file's size as the results or `/statistics` announced it, reported until the
+    /// file's first answer gives the real one (u64::MAX: none, or answered since).
+    size_hint: AtomicU64,
     /// The version (block cache key) of a remote file when it was last opened.
     last_opened: std::sync::Mutex<Option<Arc<str>>>,
 }
@@ -151,6 +162,16 @@ impl Node {
         self.reported_size.load(Ordering::Relaxed) != size
     }
 
+    /// The announced size of a remote file not yet probed.
+    pub fn size_hint(&self) -> Option<u64> {
+        Some(self.size_hint.load(Ordering::Relaxed)).filter(|&n| n != u64::MAX)
+    }
+
+    pub(super) fn set_size_hint(&self, size: Option<u64>) {
+        self.size_hint
+            .store(size.unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
     /// Records that `version` of this file is being opened; true when the previous open was
     /// of the same version, so the kernel's cached pages of the file are still its bytes.
     pub fn opened_again(&self, version: &Arc<str>) -> bool {
@@ -167,6 +188,7 @@ impl Node {
             listing: Default::default(),
             remote: Default::default(),
             reported_size: AtomicU64::new(u64::MAX),
+            size_hint: AtomicU64::new(u64::MAX),
             last_opened: Default::default(),
         }
     }

@@ -19,8 +19,17 @@ pub fn output_entries(job: &str, outputs: &[Output], plain_names: bool) -> Vec<C
         .map(|o| {
             let (wanted, content) = entry_of(&place, &o.id, &o.value, plain_names, true);
             ChildSpec::new(names.claim_in(&wanted, &place), content)
+                .with_size_hint(length(&o.value))
         })
         .collect()
+}
+
+/// The size announced for a file value.
+fn length(value: &OutputValue) -> Option<u64> {
+    match value {
+        OutputValue::File(f) if !f.is_dir() => f.length,
+        _ => None,
+    }
 }
 
 /// The name and content of one value. `top` values are named by their output id; array items
@@ -87,7 +96,7 @@ fn item_entries(place: &str, items: &[OutputValue], plain: bool) -> Vec<ChildSpe
         .enumerate()
         .map(|(i, item)| {
             let (wanted, content) = entry_of(place, &i.to_string(), item, plain, false);
-            ChildSpec::new(names.claim_in(&wanted, &place), content)
+            ChildSpec::new(names.claim_in(&wanted, &place), content).with_size_hint(length(item))
         })
         .collect()
 }
