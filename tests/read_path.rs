@@ -239,8 +239,8 @@ async fn the_file_asked_for_passes_its_neighbours_probes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_mount_has_the_connections_its_first_lookup_needs_open() {
-    // The latency keeps both of the start's requests in flight together, so each has a
-    // connection of its own (as on a long link).
+    // The latency keeps the start's requests in flight together, so each has a connection
+    // of its own (as on a long link).
     let cfg = ServerConfig {
         latency: Duration::from_millis(100),
         ..ServerConfig::default()
@@ -252,17 +252,18 @@ async fn a_fresh_mount_has_the_connections_its_first_lookup_needs_open() {
         requests.iter().map(|r| r.peer.expect("a peer")).collect()
     };
     let opened = peers(&server.requests());
-    assert_eq!(opened.len(), 2, "{:?}", server.requests());
+    assert_eq!(opened.len(), 3, "{:?}", server.requests());
     server.clear_requests();
     ino_of(&fs, &[jobs::FILES, "output_text.txt"]).await;
-    // The job's status and results, sent together, each went on a connection already open.
+    // The job's status, results and statistics, sent together, each went on a connection
+    // already open.
     let api: Vec<_> = server
         .requests()
         .into_iter()
         .filter(|r| r.path.starts_with(API))
         .collect();
-    assert_eq!(api.len(), 2, "{api:?}");
-    assert_eq!(peers(&api).len(), 2, "two connections at once: {api:?}");
+    assert_eq!(api.len(), 3, "{api:?}");
+    assert_eq!(peers(&api).len(), 3, "three connections at once: {api:?}");
     assert!(peers(&api).is_subset(&opened), "{api:?} vs {opened:?}");
 }
 
@@ -467,6 +468,32 @@ async fn ls_l_of_a_big_job_waits_for_no_file_and_asks_statistics_once() {
         .filter(|(_, e, _)| e.name.ends_with(".dat"))
         .collect();
     assert_eq!(files.len(), 1000);
+    for (_, e, attr) in files {
+        let i: usize = e.name[1..4].parse().unwrap();
+        assert_eq!(attr.size, small_or_large(i) as u64, "{}", e.name);
+    }
+    assert_eq!(statistics_requests(&server), 1);
+    fs.release(listed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_statistics_request_leaves_the_sizes_to_the_probes() {
+    let (_dir, cfg) = job_of_files(20, small_or_large);
+    let (server, fs) = setup(cfg, |_| {}).await;
+    // The server never answers the job's statistics: its directory must not wait for them
+    // (beyond their grace), and the files' own answers give the sizes.
+    server.inject(
+        &format!("{API}/jobs/{MANY}/statistics"),
+        Fault::SlowFirstByte(Duration::from_secs(3600)),
+    );
+    let job = ino_of(&fs, &[MANY]).await;
+    let listed = fs.opendir(job).await.unwrap();
+    let attrs = fs.readdir_attrs(listed, 0, usize::MAX).await.unwrap();
+    let files: Vec<_> = attrs
+        .iter()
+        .filter(|(_, e, _)| e.name.ends_with(".dat"))
+        .collect();
+    assert_eq!(files.len(), 20);
     for (_, e, attr) in files {
         let i: usize = e.name[1..4].parse().unwrap();
         assert_eq!(attr.size, small_or_large(i) as u64, "{}", e.name);

@@ -46,6 +46,9 @@ pub enum JobDocument {
     Provenance,
 }
 
+/// The least a job's listing waits for its `/statistics` once its status and results are in.
+const STATISTICS_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[derive(Clone, Debug)]
 pub struct ApiClient {
     http: HttpClient,
@@ -139,12 +142,15 @@ impl ApiClient {
     }
 
     /// Whether the server answers a job listing: a first page of one job. The landing page
-    /// is asked at the same time, so that a new mount holds two open connections to the API:
-    /// the first job looked up has its status and results sent together
-    /// ([`Self::status_and_results`]), each on a connection of its own over HTTP/1.1, and
-    /// neither then waits a round trip for a connection to open.
+    /// is asked at the same time, once or twice, so that a new mount holds as many open
+    /// connections to the API as the first job looked up sends requests at once (its status
+    /// and results, and its statistics where the server may have them:
+    /// [`Self::status_and_results`]), each on a connection of its own over HTTP/1.1; none of
+    /// them then waits a round trip for a connection to open.
     pub async fn check(&self) -> Result<()> {
-        let (listing, ()) = futures::join!(self.jobs_page("limit=1&page=0"), self.warm_up());
+        let together = 1 + usize::from(self.statistics.worth_asking());
+        let warm = futures::future::join_all((0..together).map(|_| self.warm_up()));
+        let (listing, _) = futures::join!(self.jobs_page("limit=1&page=0"), warm);
         listing.map(|_| ())
     }
 
@@ -212,14 +218,38 @@ impl ApiClient {
     /// The files' sizes come from `/statistics` where the server has it, asked at the same time.
     pub async fn results(&self, id: &str, process: Option<&str>) -> Result<Results> {
         let process = process.map(str::to_string);
-        let (results, sizes) = futures::join!(
-            self.fetch_results(id, async { process }),
-            self.statistics_sizes(id)
-        );
+        let (results, sizes) = self
+            .with_sizes(id, self.fetch_results(id, async { process }))
+            .await;
         let mut results = results?;
         statistics::apply(&mut results.outputs, &sizes);
         self.learn_digests(&results.outputs);
         Ok(results)
+    }
+
+    /// `documents` (a job's status or results) and, asked at the same time, the sizes of its
+    /// files. The sizes are a hint: once the documents are in, they are waited for at most
+    /// as long again (and at least [`STATISTICS_GRACE`]), so a slow or hung `/statistics`
+    /// costs the job's directory that much, not an HTTP timeout; its files are then probed.
+    async fn with_sizes<T>(
+        &self,
+        id: &str,
+        documents: impl std::future::Future<Output = T>,
+    ) -> (T, HashMap<String, u64>) {
+        let started = std::time::Instant::now();
+        let mut sizes = std::pin::pin!(self.statistics_sizes(id));
+        let mut documents = std::pin::pin!(documents);
+        tokio::select! {
+            out = &mut documents => {
+                let grace = started.elapsed().max(STATISTICS_GRACE);
+                let sizes = tokio::time::timeout(grace, sizes).await.unwrap_or_else(|_| {
+                    tracing::debug!("statistics of job {id}: no answer within {grace:?}; probing its files");
+                    HashMap::new()
+                });
+                (out, sizes)
+            }
+            sizes = &mut sizes => (documents.await, sizes),
+        }
     }
 
     /// The sizes `/statistics` gives for a job's single-file outputs; none where the server
@@ -258,8 +288,7 @@ impl ApiClient {
         &self,
         id: &str,
     ) -> Result<(JobStatus, Option<Result<Results>>)> {
-        let (answer, sizes) =
-            futures::join!(self.status_then_results(id), self.statistics_sizes(id));
+        let (answer, sizes) = self.with_sizes(id, self.status_then_results(id)).await;
         let (status, mut results) = answer?;
         if let Some(Ok(r)) = &mut results {
             statistics::apply(&mut r.outputs, &sizes);

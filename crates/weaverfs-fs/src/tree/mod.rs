@@ -417,16 +417,20 @@ impl Tree {
     /// the background (see [`crate::client::limit`]): a lookup or an open of one file does
     /// not queue behind the probes of its 999 siblings.
     ///
-    /// A file whose size was announced and that is larger than a probe brings is not probed
-    /// now: its size is known, and its probe would bring only its first bytes (64 MiB for a
-    /// job of 1000 large files). It is probed when opened.
+    /// In a directory of more than [`PROBE_ALL_UP_TO`] remote files, a file whose size was
+    /// announced and that is larger than a probe brings is not probed now: its size is known,
+    /// and its probe would bring only its first bytes (64 MiB for a job of 1000 large files).
+    /// It is probed when opened. In a smaller directory (most jobs) every file is probed, so
+    /// a first small read (a header) of any of them costs no round trip.
     fn probe_files<'a>(&self, nodes: impl Iterator<Item = &'a Arc<Node>>) {
         let whole = self.first_bytes.as_ref().map_or(0, |f| f.want());
-        let remote: Vec<Arc<Node>> = nodes
+        let mut remote: Vec<Arc<Node>> = nodes
             .filter(|n| matches!(n.content, Content::Remote(_)))
-            .filter(|n| n.size_hint().is_none_or(|size| size <= whole))
             .cloned()
             .collect();
+        if remote.len() > PROBE_ALL_UP_TO {
+            remote.retain(|n| n.size_hint().is_none_or(|size| size <= whole));
+        }
         if remote.is_empty() {
             return;
         }
@@ -579,6 +583,11 @@ struct RootJobs {
     jobs: Vec<Listed>,
     renamed: HashMap<usize, Arc<str>>,
 }
+
+/// Up to this many remote files in a directory, a listing probes them all, large ones too
+/// (at most 4 MiB of first bytes with 64 KiB probes); above it, only those whose size was not
+/// announced or that a probe brings whole ([`Tree::probe_files`]).
+const PROBE_ALL_UP_TO: usize = 64;
 
 /// A directory this large gives the memory its listing freed back to the system.
 const TRIM_AFTER: usize = 10_000;
