@@ -402,6 +402,10 @@ fn statistics_requests(server: &TestServer) -> usize {
         .count()
 }
 
+/// Files in a job past which a listing no longer probes the files whose size was announced
+/// larger than a probe brings (in a smaller job every file is probed with the listing).
+const PAST_PROBE_ALL: usize = 65;
+
 /// Sizes of the probe-sized and of the larger files of the tests below.
 fn small_or_large(i: usize) -> usize {
     match i % 2 {
@@ -450,6 +454,25 @@ async fn readers_together_stay_within_the_cache_with_their_read_ahead() {
     assert!(server.peak_in_flight(FILES) >= 4);
 }
 
+/// `ls -l` of [`MANY`] (made by [`job_of_files`] with [`small_or_large`]): `n` files, each of
+/// its true size, after one statistics request.
+async fn ls_l_gives_the_sizes(server: &TestServer, fs: &WeaverFs, n: usize) {
+    let job = ino_of(fs, &[MANY]).await;
+    let listed = fs.opendir(job).await.unwrap();
+    let attrs = fs.readdir_attrs(listed, 0, usize::MAX).await.unwrap();
+    let files: Vec<_> = attrs
+        .iter()
+        .filter(|(_, e, _)| e.name.ends_with(".dat"))
+        .collect();
+    assert_eq!(files.len(), n);
+    for (_, e, attr) in files {
+        let i: usize = e.name[1..4].parse().unwrap();
+        assert_eq!(attr.size, small_or_large(i) as u64, "{}", e.name);
+    }
+    assert_eq!(statistics_requests(server), 1);
+    fs.release(listed);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ls_l_of_a_big_job_waits_for_no_file_and_asks_statistics_once() {
     let (_dir, cfg) = job_of_files(1000, small_or_large);
@@ -460,20 +483,7 @@ async fn ls_l_of_a_big_job_waits_for_no_file_and_asks_statistics_once() {
         Fault::SlowFirstByte(Duration::from_secs(3600)),
         100_000,
     );
-    let job = ino_of(&fs, &[MANY]).await;
-    let listed = fs.opendir(job).await.unwrap();
-    let attrs = fs.readdir_attrs(listed, 0, usize::MAX).await.unwrap();
-    let files: Vec<_> = attrs
-        .iter()
-        .filter(|(_, e, _)| e.name.ends_with(".dat"))
-        .collect();
-    assert_eq!(files.len(), 1000);
-    for (_, e, attr) in files {
-        let i: usize = e.name[1..4].parse().unwrap();
-        assert_eq!(attr.size, small_or_large(i) as u64, "{}", e.name);
-    }
-    assert_eq!(statistics_requests(&server), 1);
-    fs.release(listed);
+    ls_l_gives_the_sizes(&server, &fs, 1000).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -486,20 +496,7 @@ async fn a_hung_statistics_request_leaves_the_sizes_to_the_probes() {
         &format!("{API}/jobs/{MANY}/statistics"),
         Fault::SlowFirstByte(Duration::from_secs(3600)),
     );
-    let job = ino_of(&fs, &[MANY]).await;
-    let listed = fs.opendir(job).await.unwrap();
-    let attrs = fs.readdir_attrs(listed, 0, usize::MAX).await.unwrap();
-    let files: Vec<_> = attrs
-        .iter()
-        .filter(|(_, e, _)| e.name.ends_with(".dat"))
-        .collect();
-    assert_eq!(files.len(), 20);
-    for (_, e, attr) in files {
-        let i: usize = e.name[1..4].parse().unwrap();
-        assert_eq!(attr.size, small_or_large(i) as u64, "{}", e.name);
-    }
-    assert_eq!(statistics_requests(&server), 1);
-    fs.release(listed);
+    ls_l_gives_the_sizes(&server, &fs, 20).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -546,7 +543,7 @@ async fn only_files_a_probe_brings_whole_are_probed_with_the_listing() {
 async fn statistics_that_lie_never_give_wrong_bytes() {
     let sizes = [100, 30_000, 200_000, 3 << 20];
     for skew in [4096, -4096] {
-        let (_dir, cfg) = job_of_files(sizes.len(), |i| sizes[i]);
+        let (_dir, cfg) = job_of_files(PAST_PROBE_ALL, |i| sizes.get(i).copied().unwrap_or(10));
         let (server, fs) = setup(cfg, |_| {}).await;
         server.set_statistics_skew(skew);
         let job = ino_of(&fs, &[MANY]).await;
@@ -605,12 +602,12 @@ async fn a_server_without_statistics_is_asked_once_and_probes_give_the_sizes() {
 fn through_a_mount_ls_l_and_cat_agree_with_the_file_host_when_statistics_lie() {
     let sizes = [100, 200_000, 3 << 20];
     for skew in [4096, -4096] {
-        let (_dir, cfg) = job_of_files(sizes.len(), |i| sizes[i]);
+        let (_dir, cfg) = job_of_files(PAST_PROBE_ALL, |i| sizes.get(i).copied().unwrap_or(10));
         let m = common::Mounted::start(cfg, &[]);
         m.server.set_statistics_skew(skew);
         let job = m.path(MANY);
         let listed = common::run("ls", &["-l", job.to_str().unwrap()]);
-        assert_eq!(listed.matches(".dat").count(), sizes.len(), "{listed}");
+        assert_eq!(listed.matches(".dat").count(), PAST_PROBE_ALL, "{listed}");
         // The large files are shown with the announced size until they answer.
         let announced = ((3 << 20) as u64).saturating_add_signed(skew);
         assert!(listed.contains(&format!(" {announced} ")), "{listed}");
