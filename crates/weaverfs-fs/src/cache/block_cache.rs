@@ -153,10 +153,23 @@ impl BlockCache {
     }
 
     /// Evicts the least recently used blocks until the cache is within its capacity (the
-    /// reservations, at most half of it, always fit).
+    /// reservations, at most half of it, always fit). Blocks read ahead and not read yet go
+    /// last: a reader promotes the blocks it reads, so they can be more recent than the
+    /// blocks fetched for it, and evicting one of those only means fetching it again.
     fn evict_locked(&self, state: &mut State) {
         while state.bytes > self.capacity {
-            match state.blocks.pop_lru() {
+            let read = state
+                .blocks
+                .iter()
+                .rev()
+                .map(|(key, _)| key)
+                .find(|key| !state.prefetched.contains(*key))
+                .cloned();
+            let victim = match read {
+                Some(key) => state.blocks.pop_entry(&key),
+                None => state.blocks.pop_lru(),
+            };
+            match victim {
                 Some((key, evicted)) => {
                     state.bytes -= evicted.len() as u64;
                     state.prefetched.remove(&key);
@@ -345,6 +358,24 @@ mod tests {
         drop((room, more));
         assert_eq!(cache.used(), 4);
         assert!(cache.try_reserve(5).is_some());
+    }
+
+    #[tokio::test]
+    async fn blocks_read_ahead_and_not_yet_read_are_evicted_last() {
+        let cache = BlockCache::new(12);
+        // Block 1 comes ahead of the reader; then the reader reads block 0, which makes block
+        // 0 more recent than block 1.
+        let ahead = Arc::new(Urgency::default());
+        assert!(cache.prefetch(key("f", 1), ahead, || async { Ok(Bytes::from(vec![1; 4])) }));
+        while !cache.is_cached(&key("f", 1)) {
+            tokio::task::yield_now().await;
+        }
+        let block = || async { Ok(Bytes::from(vec![0; 4])) };
+        cache.get_or_fetch(key("f", 0), block).await.unwrap();
+        // Room for the next block ahead evicts block 0 (read), not block 1 (not read yet).
+        let _room = cache.try_reserve(6).unwrap();
+        assert!(cache.is_cached(&key("f", 1)));
+        assert!(!cache.is_cached(&key("f", 0)));
     }
 
     #[test]
