@@ -711,7 +711,7 @@ fn venv_bin(name: &str) -> std::path::PathBuf {
     let root = std::env::var("WEAVERFS_TEST_SERVERS")
         .ok()
         .filter(|dir| !dir.is_empty())
-        .unwrap_or_else(|_| format!("{}/target/test-servers", env!("CARGO_MANIFEST_DIR")));
+        .unwrap_or_else(|| format!("{}/target/test-servers", env!("CARGO_MANIFEST_DIR")));
     let bin = Path::new(&root).join("dav-clients/bin").join(name);
     assert!(
         bin.exists(),
