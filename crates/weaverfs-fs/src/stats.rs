@@ -12,7 +12,7 @@ use reqwest::header::{HeaderName, IF_RANGE, RANGE};
 use reqwest::{Method, Response, Url};
 use serde::{Deserialize, Serialize};
 
-use crate::cache::{BlockCache, DiskCache};
+use crate::cache::{BlockCache, BufferPool, DiskCache};
 use crate::error::FsError;
 
 /// The virtual directory at the mount root (never a job id: those have no dots).
@@ -199,6 +199,7 @@ pub struct Stats {
     bytes_served: AtomicU64,
     errors: Mutex<BTreeMap<i32, u64>>,
     cache: OnceLock<Arc<BlockCache>>,
+    buffers: OnceLock<Arc<BufferPool>>,
     disk: OnceLock<Arc<DiskCache>>,
     /// Range requests sent again past the caches after an answer failed validation.
     refetched_past_caches: AtomicU64,
@@ -241,6 +242,7 @@ impl Stats {
             bytes_served: AtomicU64::new(0),
             errors: Mutex::new(BTreeMap::new()),
             cache: OnceLock::new(),
+            buffers: OnceLock::new(),
             disk: OnceLock::new(),
             refetched_past_caches: AtomicU64::new(0),
             digests_verified: AtomicU64::new(0),
@@ -252,6 +254,11 @@ impl Stats {
     /// The block cache whose counters the stats show.
     pub fn watch_cache(&self, cache: &Arc<BlockCache>) {
         let _ = self.cache.set(cache.clone());
+    }
+
+    /// The block buffers whose memory the stats show.
+    pub fn watch_buffers(&self, buffers: &Arc<BufferPool>) {
+        let _ = self.buffers.set(buffers.clone());
     }
 
     /// The disk cache whose counters the stats show.
@@ -359,7 +366,10 @@ impl Stats {
             evictions: c.stats.evictions.load(Ordering::Relaxed),
             read_ahead_hits: c.stats.read_ahead_hits.load(Ordering::Relaxed),
             used_bytes: c.used(),
+            peak_used_bytes: c.peak_used(),
             capacity_bytes: c.capacity(),
+            buffer_bytes: self.buffers.get().map_or(0, |b| b.allocated_bytes()),
+            peak_buffer_bytes: self.buffers.get().map_or(0, |b| b.peak_bytes()),
         });
         Snapshot {
             uptime_seconds: self.started.elapsed().as_secs_f64(),
@@ -494,7 +504,15 @@ pub struct CacheSnapshot {
     /// Blocks fetched by read-ahead and then read.
     pub read_ahead_hits: u64,
     pub used_bytes: u64,
+    /// The most `used_bytes` has been.
+    #[serde(default)]
+    pub peak_used_bytes: u64,
     pub capacity_bytes: u64,
+    /// Memory of the block buffers (in the cache, being filled or read, idle in the pool).
+    #[serde(default)]
+    pub buffer_bytes: u64,
+    #[serde(default)]
+    pub peak_buffer_bytes: u64,
 }
 
 /// The snapshot as a table for people.
@@ -546,9 +564,12 @@ pub fn render_table(s: &Snapshot) -> String {
     );
     let _ = writeln!(
         out,
-        "cache memory    {} of {}",
+        "cache memory    {} of {} (peak {}; block buffers {}, peak {})",
         human_bytes(c.used_bytes),
-        human_bytes(c.capacity_bytes)
+        human_bytes(c.capacity_bytes),
+        human_bytes(c.peak_used_bytes),
+        human_bytes(c.buffer_bytes),
+        human_bytes(c.peak_buffer_bytes)
     );
     if let Some(d) = &s.disk_cache {
         let _ = writeln!(

@@ -24,6 +24,15 @@ enum Found {
     Fetching(SharedFetch, bool),
 }
 
+/// The bytes of blocks a cache of `cache_size` bytes holds when `others` bytes of the same
+/// budget go to buffers outside it (the connections' receive buffers): at most an eighth of the
+/// budget goes to them, in whole blocks, so a small cache keeps its blocks.
+pub fn blocks_budget(cache_size: u64, block_size: u64, others: u64) -> u64 {
+    let block_size = block_size.max(1);
+    let others = others.min(cache_size / 8) / block_size * block_size;
+    cache_size - others
+}
+
 /// Counters for the stats of the mount.
 #[derive(Debug, Default)]
 pub struct CacheStats {
@@ -376,6 +385,16 @@ mod tests {
         let _room = cache.try_reserve(6).unwrap();
         assert!(cache.is_cached(&key("f", 1)));
         assert!(!cache.is_cached(&key("f", 0)));
+    }
+
+    #[test]
+    fn receive_buffers_take_at_most_an_eighth_of_the_budget_in_whole_blocks() {
+        const MIB: u64 = 1 << 20;
+        let receive = 64 * crate::client::http::RECEIVE_BUFFER_BYTES;
+        assert_eq!(blocks_budget(256 * MIB, MIB, receive), 231 * MIB);
+        assert_eq!(blocks_budget(16 * MIB, MIB, receive), 14 * MIB);
+        assert_eq!(blocks_budget(4 * MIB, MIB, receive), 4 * MIB);
+        assert_eq!(blocks_budget(256 * MIB, MIB, 0), 256 * MIB);
     }
 
     #[test]

@@ -36,7 +36,18 @@ pub struct HttpOptions {
     pub max_requests_per_origin: usize,
 }
 
+/// The most memory one HTTP/1 connection's receive buffer takes: hyper's read buffer grows to
+/// this on a large body (its `DEFAULT_MAX_BUFFER_SIZE`; reqwest offers no way to lower it) and
+/// keeps it while the connection waits in the pool.
+pub const RECEIVE_BUFFER_BYTES: u64 = 8192 + 4096 * 100;
+
 impl HttpOptions {
+    /// The memory the receive buffers of one origin's connections may take: one per request
+    /// in flight, which is as many connections as the pool keeps.
+    pub fn receive_buffers(&self) -> u64 {
+        self.max_requests_per_origin.max(1) as u64 * RECEIVE_BUFFER_BYTES
+    }
+
     /// The longest any filesystem call waits: twice the retry budget, so a call that needs a
     /// few requests in a row (a listing, then a status) still fits, plus the connect timeout.
     pub fn op_timeout(&self) -> Duration {

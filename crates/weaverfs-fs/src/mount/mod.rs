@@ -20,7 +20,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::api::ApiClient;
-use crate::cache::BlockCache;
+use crate::cache::{block_cache, BlockCache};
 use crate::client::http::{HttpClient, HttpOptions};
 use crate::error::FsError;
 use crate::fs::WeaverFs;
@@ -101,7 +101,11 @@ pub fn build_fs(cfg: &MountConfig) -> Result<WeaverFs, String> {
     }
     let http = HttpClient::new(&cfg.api_url, &cfg.http)?;
     let api = ApiClient::new(cfg.api_url.clone(), http.clone());
-    let cache = BlockCache::new(cfg.cache_size);
+    // The cache's budget pays for the connections' receive buffers too: they are most of
+    // the daemon's memory outside its blocks (docs/read-path.md, Memory).
+    let blocks =
+        block_cache::blocks_budget(cfg.cache_size, cfg.block_size, cfg.http.receive_buffers());
+    let cache = BlockCache::new(blocks);
     let disk = match &cfg.disk_cache {
         Some((dir, limits)) => Some(
             crate::cache::DiskCache::open(dir, *limits)

@@ -15,7 +15,7 @@ use reqwest::Response;
 use tokio::sync::{oneshot, Notify};
 
 use super::remote::{RangeAnswer, RemoteFile};
-use crate::cache::{blocks, BlockCache, DiskCache};
+use crate::cache::{blocks, BlockCache, BufferPool, DiskCache};
 use crate::client::http::{self, HttpClient};
 use crate::error::{FsError, Result};
 
@@ -195,6 +195,7 @@ pub async fn fetch_block(
     file: &Arc<RemoteFile>,
     http: &HttpClient,
     cache: &Arc<BlockCache>,
+    buffers: &Arc<BufferPool>,
     disk: DiskTarget,
     block_size: u64,
     ahead: u64,
@@ -219,7 +220,7 @@ pub async fn fetch_block(
                         // ranges on a fault or two gets the chance to show it does.
                         None => {
                             let span = blocks::block_span(index, block_size, file.size());
-                            match file.get_range(http, span.start, span.end).await? {
+                            match file.get_range(http, span.start, span.end, buffers).await? {
                                 RangeAnswer::Bytes(b) => return Ok(b),
                                 RangeAnswer::WholeBody(r) => r,
                             }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::cache::{blocks, BlockCache, DiskCache};
+use crate::cache::{blocks, BlockCache, BufferPool, DiskCache};
 use crate::client::http::HttpClient;
 use crate::client::limit::{self, Urgency};
 use crate::error::Result;
@@ -93,6 +93,8 @@ struct Plan {
 pub struct Reader {
     http: HttpClient,
     cache: Arc<BlockCache>,
+    /// The buffers of the blocks, reused.
+    buffers: Arc<BufferPool>,
     block_size: u64,
     max_window: u64,
     /// The disk cache, when the mount has one.
@@ -109,10 +111,14 @@ impl Reader {
     pub fn new(http: HttpClient, cache: Arc<BlockCache>, block_size: u64, max_window: u64) -> Self {
         let cache_blocks = (cache.capacity() / block_size).max(1);
         http.stats().watch_cache(&cache);
+        // Idle buffers are kept up to the cache's worth: those of the blocks it dropped.
+        let buffers = BufferPool::new(block_size as usize, cache_blocks as usize);
+        http.stats().watch_buffers(&buffers);
         Reader {
             http,
             max_window: max_window.min(cache_blocks / 2),
             cache,
+            buffers,
             block_size,
             disk: None,
             whole_blocks: false,
@@ -154,6 +160,11 @@ impl Reader {
 
     pub fn cache(&self) -> &Arc<BlockCache> {
         &self.cache
+    }
+
+    /// The buffers the blocks are read into.
+    pub fn buffers(&self) -> &Arc<BufferPool> {
+        &self.buffers
     }
 
     pub fn block_size(&self) -> u64 {
@@ -225,7 +236,9 @@ impl Reader {
             let answer = self
                 .http
                 .retry()
-                .run(&what, || file.get_range(&self.http, offset, end))
+                .run(&what, || {
+                    file.get_range(&self.http, offset, end, &self.buffers)
+                })
                 .await?;
             match answer {
                 remote::RangeAnswer::Bytes(bytes) => return Ok(bytes),
@@ -475,7 +488,7 @@ impl Reader {
                 let answer = limit::background_until(
                     urgency,
                     reader.http.retry().run(&what, || {
-                        file.get_blocks(&reader.http, span.start, span.end, reader.block_size)
+                        file.get_blocks(&reader.http, span.start, span.end, &reader.buffers)
                     }),
                 )
                 .await?;
@@ -594,7 +607,10 @@ impl Reader {
             None
         } else {
             let span = blocks::block_span(index, self.block_size, file.size());
-            match file.get_range(&self.http, span.start, span.end).await? {
+            match file
+                .get_range(&self.http, span.start, span.end, &self.buffers)
+                .await?
+            {
                 remote::RangeAnswer::Bytes(b) => return Ok(b),
                 remote::RangeAnswer::WholeBody(resp) => Some(resp),
             }
@@ -610,6 +626,7 @@ impl Reader {
             file,
             &self.http,
             &self.cache,
+            &self.buffers,
             disk,
             self.block_size,
             ahead,

@@ -11,6 +11,7 @@ use reqwest::header::{
 };
 use reqwest::{Method, Response, StatusCode, Url};
 
+use crate::cache::buffer_pool::{BufferPool, PooledBuf};
 use crate::client::http::{self, HttpClient};
 use crate::error::{FsError, Result};
 
@@ -318,25 +319,27 @@ pub enum RangeAnswer<B = Bytes> {
 /// came in one chunk is kept as it is), and how many bytes came: no list of chunks joined at the
 /// end. Bytes past `len` are counted, not kept.
 async fn read_body(resp: Response, len: usize, what: &str) -> Result<(Bytes, usize)> {
-    let (pieces, received) = read_pieces(resp, len, len.max(1), what).await?;
+    let (pieces, received) = read_pieces(resp, len, len.max(1), None, what).await?;
     Ok((pieces.into_iter().next().unwrap_or_default(), received))
 }
 
 /// A body expected to hold `len` bytes, read straight into buffers of `piece` bytes each (the
-/// last one shorter), and how many bytes came. Each piece is its own allocation, filled once
-/// from the body's chunks (a chunk that is exactly a piece is kept as it is): a range of several
+/// last one shorter), and how many bytes came. Each piece is its own buffer, filled once from
+/// the body's chunks (a chunk that is exactly a piece is kept as it is): a range of several
 /// blocks is cut into blocks as it arrives, with no copy of the whole and none per block after.
-/// Bytes past `len` are counted, not kept.
+/// Pieces of the pool's size (whole blocks) are the pool's buffers. Bytes past `len` are
+/// counted, not kept.
 async fn read_pieces(
     mut resp: Response,
     len: usize,
     piece: usize,
+    pool: Option<&Arc<BufferPool>>,
     what: &str,
 ) -> Result<(Vec<Bytes>, usize)> {
     let mut received = 0usize;
     let mut pieces = Vec::with_capacity(len.div_ceil(piece));
     // Bytes in the pieces done, and the piece being filled.
-    let (mut done, mut buf) = (0usize, BytesMut::new());
+    let (mut done, mut buf) = (0usize, None::<Piece>);
     while let Some(mut chunk) = resp
         .chunk()
         .await
@@ -348,26 +351,58 @@ async fn read_pieces(
         }
         while !chunk.is_empty() {
             let piece_len = piece.min(len - done);
-            if buf.is_empty() && chunk.len() == piece_len {
+            if buf.is_none() && chunk.len() == piece_len {
                 pieces.push(std::mem::take(&mut chunk));
             } else {
-                if buf.capacity() == 0 {
-                    buf.reserve(piece_len);
-                }
-                let take = (piece_len - buf.len()).min(chunk.len());
-                buf.extend_from_slice(&chunk.split_to(take));
-                if buf.len() < piece_len {
+                let filling = buf.get_or_insert_with(|| Piece::new(piece_len, pool));
+                let take = (piece_len - filling.len()).min(chunk.len());
+                filling.extend_from_slice(&chunk.split_to(take));
+                if filling.len() < piece_len {
                     continue;
                 }
-                pieces.push(std::mem::take(&mut buf).freeze());
+                pieces.extend(buf.take().map(Piece::freeze));
             }
             done += piece_len;
         }
     }
-    if !buf.is_empty() {
-        pieces.push(buf.freeze());
-    }
+    pieces.extend(buf.map(Piece::freeze));
     Ok((pieces, received))
+}
+
+/// A piece being filled: a pool's buffer when it is one of the pool's size.
+enum Piece {
+    Pooled(PooledBuf),
+    Own(BytesMut),
+}
+
+impl Piece {
+    fn new(len: usize, pool: Option<&Arc<BufferPool>>) -> Piece {
+        match pool {
+            Some(pool) if pool.buffer_size() == len => Piece::Pooled(pool.take()),
+            _ => Piece::Own(BytesMut::with_capacity(len)),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Piece::Pooled(b) => b.len(),
+            Piece::Own(b) => b.len(),
+        }
+    }
+
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        match self {
+            Piece::Pooled(b) => b.extend_from_slice(bytes),
+            Piece::Own(b) => b.extend_from_slice(bytes),
+        }
+    }
+
+    fn freeze(self) -> Bytes {
+        match self {
+            Piece::Pooled(b) => b.freeze(),
+            Piece::Own(b) => b.freeze(),
+        }
+    }
 }
 
 impl RemoteFile {
@@ -487,9 +522,16 @@ impl RemoteFile {
     /// (`no-cache`) before a fresh HEAD decides; another version is reported as
     /// [`FsError::Stale`] only on that evidence (see [`RemoteFile::changed_or_fault`]); every
     /// other odd answer is a transient fault.
-    pub async fn get_range(&self, http: &HttpClient, start: u64, end: u64) -> Result<RangeAnswer> {
+    /// A whole block comes in a buffer of `pool`.
+    pub async fn get_range(
+        &self,
+        http: &HttpClient,
+        start: u64,
+        end: u64,
+        pool: &Arc<BufferPool>,
+    ) -> Result<RangeAnswer> {
         Ok(
-            match self.get_blocks(http, start, end, end - start).await? {
+            match self.get_pieces(http, start, end, end - start, pool).await? {
                 RangeAnswer::Bytes(pieces) => {
                     RangeAnswer::Bytes(pieces.into_iter().next().unwrap_or_default())
                 }
@@ -498,18 +540,31 @@ impl RemoteFile {
         )
     }
 
-    /// [`RemoteFile::get_range`], its bytes cut into pieces of `piece` bytes as they arrive
-    /// (the blocks of a read-ahead run, each its own buffer).
+    /// [`RemoteFile::get_range`], its bytes cut into blocks as they arrive (a read-ahead run),
+    /// each in its own buffer of `pool` (the last block of the file in one of its own size).
     pub async fn get_blocks(
         &self,
         http: &HttpClient,
         start: u64,
         end: u64,
+        pool: &Arc<BufferPool>,
+    ) -> Result<RangeAnswer<Vec<Bytes>>> {
+        let block = pool.buffer_size() as u64;
+        self.get_pieces(http, start, end, block, pool).await
+    }
+
+    /// The range, cut into pieces of `piece` bytes.
+    async fn get_pieces(
+        &self,
+        http: &HttpClient,
+        start: u64,
+        end: u64,
         piece: u64,
+        pool: &Arc<BufferPool>,
     ) -> Result<RangeAnswer<Vec<Bytes>>> {
         let what = format!("GET {} bytes {start}-{}", self.url, end - 1);
         let odd = match self
-            .try_range(http, start, end, piece, Freshness::Cached, &what)
+            .try_range(http, (start, end), piece, pool, Freshness::Cached, &what)
             .await?
         {
             Ok(answer) => return Ok(answer),
@@ -518,7 +573,7 @@ impl RemoteFile {
         tracing::info!("{what}: {odd}; asking once more past the caches (no-cache)");
         http.stats().refetched_past_caches();
         let odd = match self
-            .try_range(http, start, end, piece, Freshness::Origin, &what)
+            .try_range(http, (start, end), piece, pool, Freshness::Origin, &what)
             .await?
         {
             Ok(answer) => {
@@ -535,9 +590,9 @@ impl RemoteFile {
     async fn try_range(
         &self,
         http: &HttpClient,
-        start: u64,
-        end: u64,
+        (start, end): (u64, u64),
         piece: u64,
+        pool: &Arc<BufferPool>,
         fresh: Freshness,
         what: &str,
     ) -> Result<std::result::Result<RangeAnswer<Vec<Bytes>>, &'static str>> {
@@ -567,8 +622,9 @@ impl RemoteFile {
                 };
                 let other_version =
                     total != self.meta.size || self.meta.differs_from(resp.headers());
+                let piece = piece.max(1) as usize;
                 let (body, received) =
-                    read_pieces(resp, (end - start) as usize, piece.max(1) as usize, what).await?;
+                    read_pieces(resp, (end - start) as usize, piece, Some(pool), what).await?;
                 http.stats().fetched(received);
                 if received as u64 != end - start {
                     return Err(FsError::unavailable(format!(
