@@ -452,6 +452,16 @@ async fn readers_together_stay_within_the_cache_with_their_read_ahead() {
     );
     assert!(cache.peak_used() > cache.capacity() / 2);
     assert!(server.peak_in_flight(FILES) >= 4);
+    // The blocks' buffers are reused: their memory is what the cache holds, plus a block per
+    // reader (the one it reads, evicted under it, or fetched without read-ahead room) and a
+    // read-ahead run on its way from its answer into the cache (4 MiB); 48 MiB went through.
+    let slack = (4 + 4) << 20;
+    let buffers = fs.reader().buffers().peak_bytes();
+    assert!(
+        buffers <= cache.capacity() + slack,
+        "{buffers} bytes of block buffers for a cache of {}",
+        cache.capacity()
+    );
 }
 
 /// `ls -l` of [`MANY`] (made by [`job_of_files`] with [`small_or_large`]): `n` files, each of
