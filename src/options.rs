@@ -15,7 +15,7 @@ use weaverfs_fs::mount::MountConfig;
 #[derive(Args, Clone)]
 #[command(next_help_heading = "Cache")]
 pub struct CacheArgs {
-    /// Memory for cached file blocks (e.g. 256M, 1G).
+    /// Memory for cached file blocks and the connections' receive buffers (e.g. 256M, 1G).
     #[arg(long, default_value = "256M", value_parser = parse_size, value_name = "SIZE")]
     pub cache_size: u64,
     /// Size of a cached block, and of most range requests.
