@@ -65,7 +65,11 @@ pub struct BlockCache {
 }
 
 struct State {
+    /// Blocks read (or put in) since they came, least recently used first out.
     blocks: LruCache<BlockKey, Bytes>,
+    /// Blocks fetched by `prefetch` and not read yet: evicted only when `blocks` is empty, so
+    /// an eviction takes one step however many blocks are ahead of their readers.
+    ahead: LruCache<BlockKey, Bytes>,
     /// Bytes of the blocks and of the reservations.
     bytes: u64,
     /// Bytes of the reservations alone.
@@ -80,6 +84,36 @@ struct State {
     urgencies: HashMap<BlockKey, Arc<Urgency>>,
 }
 
+impl State {
+    fn contains(&self, key: &BlockKey) -> bool {
+        self.blocks.contains(key) || self.ahead.contains(key)
+    }
+
+    /// The block, marked recently used in its list.
+    fn get(&mut self, key: &BlockKey) -> Option<&Bytes> {
+        match self.blocks.contains(key) {
+            true => self.blocks.get(key),
+            false => self.ahead.get(key),
+        }
+    }
+
+    /// Takes a block out of the cache.
+    fn pop(&mut self, key: &BlockKey) {
+        if let Some(old) = self.blocks.pop(key).or_else(|| self.ahead.pop(key)) {
+            self.bytes -= old.len() as u64;
+        }
+    }
+
+    /// A block fetched ahead is read (or its fetch is over without it): it joins the blocks
+    /// read, as the most recent. True when it had been fetched ahead.
+    fn read(&mut self, key: &BlockKey) -> bool {
+        if let Some(block) = self.ahead.pop(key) {
+            self.blocks.put(key.clone(), block);
+        }
+        self.prefetched.remove(key)
+    }
+}
+
 impl BlockCache {
     /// A cache holding at most `capacity` bytes of blocks.
     pub fn new(capacity: u64) -> Arc<Self> {
@@ -87,6 +121,7 @@ impl BlockCache {
             capacity,
             state: Mutex::new(State {
                 blocks: LruCache::unbounded(),
+                ahead: LruCache::unbounded(),
                 bytes: 0,
                 reserved: 0,
                 peak: 0,
@@ -119,18 +154,18 @@ impl BlockCache {
 
     /// The block if cached, marking it recently used.
     pub fn get(&self, key: &BlockKey) -> Option<Bytes> {
-        self.lock().blocks.get(key).cloned()
+        self.lock().get(key).cloned()
     }
 
     /// Whether the block is cached or being fetched (no LRU update).
     pub fn is_present(&self, key: &BlockKey) -> bool {
         let state = self.lock();
-        state.blocks.contains(key) || state.inflight.contains_key(key)
+        state.contains(key) || state.inflight.contains_key(key)
     }
 
     /// Whether the block is in the cache now (not just coming); no LRU update.
     pub fn is_cached(&self, key: &BlockKey) -> bool {
-        self.lock().blocks.contains(key)
+        self.lock().contains(key)
     }
 
     /// Caches a block, evicting the least recently used ones to stay within the capacity.
@@ -142,41 +177,35 @@ impl BlockCache {
     /// Drops a block (its bytes were found wrong).
     pub fn remove(&self, key: &BlockKey) {
         let mut state = self.lock();
-        if let Some(old) = state.blocks.pop(key) {
-            state.bytes -= old.len() as u64;
-        }
+        state.pop(key);
         state.prefetched.remove(key);
     }
 
     fn insert_locked(&self, state: &mut State, key: BlockKey, block: Bytes) {
         let len = block.len() as u64;
         if len > self.capacity {
-            state.prefetched.remove(&key);
+            state.read(&key);
             return;
         }
-        if let Some(old) = state.blocks.put(key, block) {
-            state.bytes -= old.len() as u64;
-        }
+        state.pop(&key);
+        match state.prefetched.contains(&key) {
+            true => state.ahead.put(key, block),
+            false => state.blocks.put(key, block),
+        };
         state.bytes += len;
         self.evict_locked(state);
     }
 
     /// Evicts the least recently used blocks until the cache is within its capacity (the
     /// reservations, at most half of it, always fit). Blocks read ahead and not read yet go
-    /// last: a reader promotes the blocks it reads, so they can be more recent than the
-    /// blocks fetched for it, and evicting one of those only means fetching it again.
+    /// last (their own list): a reader promotes the blocks it reads, so they can be more
+    /// recent than the blocks fetched for it, and evicting one of those only means fetching it
+    /// again.
     fn evict_locked(&self, state: &mut State) {
         while state.bytes > self.capacity {
-            let read = state
-                .blocks
-                .iter()
-                .rev()
-                .map(|(key, _)| key)
-                .find(|key| !state.prefetched.contains(*key))
-                .cloned();
-            let victim = match read {
-                Some(key) => state.blocks.pop_entry(&key),
-                None => state.blocks.pop_lru(),
+            let victim = match state.blocks.pop_lru() {
+                Some(read) => Some(read),
+                None => state.ahead.pop_lru(),
             };
             match victim {
                 Some((key, evicted)) => {
@@ -258,10 +287,10 @@ impl BlockCache {
         Fut: Future<Output = Result<Bytes, FsError>> + Send + 'static,
     {
         let mut state = self.lock();
-        if ahead.is_none() && state.prefetched.remove(&key) {
+        if ahead.is_none() && state.read(&key) {
             self.stats.read_ahead_hits.fetch_add(1, Ordering::Relaxed);
         }
-        if let Some(block) = state.blocks.get(&key) {
+        if let Some(block) = state.get(&key) {
             self.stats.hits.fetch_add(1, Ordering::Relaxed);
             return Found::Cached(block.clone());
         }
@@ -313,7 +342,7 @@ impl BlockCache {
         match result {
             Ok(block) => self.insert_locked(&mut state, key, block.clone()),
             Err(_) => {
-                state.prefetched.remove(&key);
+                state.read(&key);
             }
         }
     }
@@ -395,6 +424,28 @@ mod tests {
         assert_eq!(blocks_budget(16 * MIB, MIB, receive), 14 * MIB);
         assert_eq!(blocks_budget(4 * MIB, MIB, receive), 4 * MIB);
         assert_eq!(blocks_budget(256 * MIB, MIB, 0), 256 * MIB);
+    }
+
+    #[tokio::test]
+    async fn among_blocks_read_ahead_the_least_recent_goes_first_and_a_read_one_joins_the_read() {
+        let cache = BlockCache::new(12);
+        for i in 0..3 {
+            let block = move || async move { Ok(Bytes::from(vec![i as u8; 4])) };
+            assert!(cache.prefetch(key("f", i), Arc::default(), block));
+            while !cache.is_cached(&key("f", i)) {
+                tokio::task::yield_now().await;
+            }
+        }
+        // Block 1 is read: the only read block, so the first to go.
+        let unused = || async { unreachable!() };
+        cache.get_or_fetch(key("f", 1), unused).await.unwrap();
+        cache.insert(key("g", 0), Bytes::from(vec![9; 4]));
+        assert!(!cache.is_cached(&key("f", 1)));
+        // Then the blocks ahead go oldest first, once no read block is left to evict.
+        cache.remove(&key("g", 0));
+        let _room = cache.try_reserve(6).unwrap();
+        assert!(!cache.is_cached(&key("f", 0)) && cache.is_cached(&key("f", 2)));
+        assert_eq!(cache.used(), 10);
     }
 
     #[test]
