@@ -76,6 +76,17 @@ const MAX_REQUEST_BYTES: u64 = 4 << 20;
 /// bandwidth-delay product.
 const REQUESTS_PER_WINDOW: u64 = 16;
 
+/// Where a read's blocks are when it arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ready {
+    /// All in the cache: the reader does not wait.
+    Cached,
+    /// All in the cache or on their way (read ahead, or asked for by another read).
+    Coming,
+    /// Some not asked for yet.
+    Missing,
+}
+
 /// How one read is served.
 #[derive(Debug, PartialEq, Eq)]
 struct Plan {
@@ -183,9 +194,14 @@ impl Reader {
             return Ok(Bytes::new());
         };
         let end = (offset + size).min(file.size());
-        let ready = range
-            .clone()
-            .all(|i| self.cache.is_cached(&(file.key.clone(), i)));
+        let key = |i| (file.key.clone(), i);
+        let ready = if range.clone().all(|i| self.cache.is_cached(&key(i))) {
+            Ready::Cached
+        } else if range.clone().all(|i| self.cache.is_present(&key(i))) {
+            Ready::Coming
+        } else {
+            Ready::Missing
+        };
         let plan = self.plan(state, offset, end - offset, &range, file.size(), ready);
         let mut own_blocks_started = !range.is_empty();
         // Until the server shows whether it serves ranges, one request at a time: a server that
@@ -331,7 +347,7 @@ impl Reader {
     }
 
     /// Updates the handle's state and decides how to serve a read of `len` bytes at `offset`
-    /// that touches `blocks`; `ready` says whether those blocks were all in the cache already.
+    /// that touches `blocks`; `ready` says where those blocks are.
     ///
     /// A sequential reader's window (blocks requested ahead) doubles each time the reader had
     /// to wait for its blocks, so it grows until the requests in flight cover the round trip
@@ -344,15 +360,26 @@ impl Reader {
         len: u64,
         blocks: &std::ops::RangeInclusive<u64>,
         file_size: u64,
-        ready: bool,
+        ready: Ready,
     ) -> Plan {
         let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
         let first = st.reads == 0;
         st.reads += 1;
-        // Up to a block behind the furthest read (a late one of the kernel's batch), or a
-        // little ahead of it.
-        let sequential = offset + self.block_size >= st.next_offset
-            && offset <= st.next_offset + self.block_size.max(REORDER_SLACK);
+        let slack = self.block_size.max(REORDER_SLACK);
+        // Behind the furthest read, onto blocks read ahead or asked for already: a late read of
+        // the kernel's batch (it has up to 64 reads in flight, which reach us in any order; a
+        // 1 GiB `dd` at 100 ms saw reads 2-30 blocks late, each taken for a seek that dropped
+        // the window to nothing). It changes nothing.
+        if offset + slack < st.next_offset && ready != Ready::Missing {
+            return Plan {
+                direct: false,
+                first: false,
+                prefetch: 0..0,
+                run: 1,
+            };
+        }
+        // A little behind the furthest read or a little ahead of it.
+        let sequential = offset + slack >= st.next_offset && offset <= st.next_offset + slack;
         st.next_offset = match sequential {
             true => st.next_offset.max(offset + len),
             false => offset + len,
@@ -363,6 +390,7 @@ impl Reader {
         // Whole blocks would more than quadruple the bytes this read needs.
         let small = span.end - span.start > 4 * len;
         if !sequential {
+            tracing::trace!(offset, len, next = st.next_offset, "seek");
             st.window = 0;
             st.prefetched_to = None;
             return Plan {
@@ -372,9 +400,10 @@ impl Reader {
                 run: 1,
             };
         }
-        if st.window == 0 || !ready {
+        if st.window == 0 || ready != Ready::Cached {
             st.window = (st.window * 2).clamp(1, self.max_window.max(1));
         }
+        tracing::trace!(offset, len, ?ready, window = st.window, "sequential read");
         let direct = first && small;
         if self.max_window == 0 {
             return Plan {
@@ -472,6 +501,7 @@ impl Reader {
                     span.start,
                     span.end - 1
                 );
+                tracing::trace!("{what}: asked");
                 let answer = limit::background_until(
                     urgency,
                     reader.http.retry().run(&what, || {
@@ -479,6 +509,7 @@ impl Reader {
                     }),
                 )
                 .await?;
+                tracing::trace!("{what}: got");
                 match answer {
                     remote::RangeAnswer::Bytes(blocks) => Ok(Arc::new(blocks)),
                     remote::RangeAnswer::WholeBody(_) => Err(crate::error::FsError::unavailable(
@@ -653,6 +684,7 @@ mod tests {
         ready: bool,
     ) -> Plan {
         let blocks = blocks::blocks_for(offset, len, MIB, size).unwrap();
+        let ready = if ready { Ready::Cached } else { Ready::Missing };
         r.plan(st, offset, len, &blocks, size, ready)
     }
 
