@@ -140,13 +140,16 @@ pub struct Reader {
 impl Reader {
     /// `max_window` is the largest read-ahead, in blocks; it is kept within half of the cache
     /// (blocks in flight count against the cache), so read-ahead never evicts what is being
-    /// read.
+    /// read, and within the requests read-ahead may have in flight at one origin (more would
+    /// only queue for permits, holding cache).
     pub fn new(http: HttpClient, cache: Arc<BlockCache>, block_size: u64, max_window: u64) -> Self {
         let cache_blocks = (cache.capacity() / block_size).max(1);
+        let run = (MAX_REQUEST_BYTES / block_size).max(1);
+        let in_flight_blocks = http.limits().background_max() as u64 * run;
         http.stats().watch_cache(&cache);
         Reader {
+            max_window: max_window.min(cache_blocks / 2).min(in_flight_blocks),
             http,
-            max_window: max_window.min(cache_blocks / 2),
             cache,
             block_size,
             disk: None,
@@ -791,10 +794,11 @@ mod tests {
         let st = Default::default();
         link_reads(&r, &st, 0, 400, 100.0);
         assert_eq!(window(&st), 32);
-        // Unbounded, the same reader grows to the cache's half.
+        // Unbounded, the same reader grows to its bound: the requests read-ahead may have in
+        // flight (48 of 2 MiB), within half the cache (128).
         let st = Default::default();
         link_reads(&r, &st, 0, 400, f64::INFINITY);
-        assert_eq!(window(&st), 128);
+        assert_eq!((window(&st), r.max_window), (96, 96));
         // A seek starts the measure again.
         let p = plan_ready(&r, &st, 1 << 39, 4096, 1 << 40, false);
         assert_eq!((window(&st), p.prefetch), (0, 0..0));
