@@ -85,14 +85,16 @@ const FREE_WINDOW: u64 = 16;
 /// How much faster a wider window must have made the reader for it to double again.
 const GROWTH_WORTH_IT: f64 = 1.125;
 
-/// How far ahead of the furthest read so far a read may land and still count as sequential:
+/// How far behind or ahead of the furthest read so far a read may land and still count as
+/// sequential:
 /// the kernel sends a sequential reader's reads several at a time, and they arrive out of order
 /// (`limits.md`: a reader that takes each for a seek collapses).
 const REORDER_SLACK: u64 = 4 << 20;
 
 /// The most bytes one read-ahead request asks for: several blocks in one round trip, cut into
-/// blocks for the cache. No more than a connection carries in a round trip on a long link (a
-/// TCP window of a few MiB): more bytes in flight need more requests, not larger ones.
+/// blocks for the cache. Well within what a connection carries in a round trip on a long link
+/// (a TCP window of a few MiB; a body as large as the window takes two round trips): more bytes
+/// in flight need more requests, not larger ones.
 const MAX_REQUEST_BYTES: u64 = 2 << 20;
 
 /// Read-ahead requests that cover a full window: on a long link each connection carries about
@@ -862,7 +864,6 @@ mod tests {
         assert_eq!(window(&st), 4);
         // Waiting again: it grows, up to the limit asked for (on a link of unbounded
         // bandwidth, each doubling doubles the speed).
-        drop(read);
         link_reads(&r, &st, 13 * MIB, 40, f64::INFINITY);
         assert_eq!(window(&st), 64);
         // A seek: no window, no read-ahead.
