@@ -100,7 +100,7 @@ const MAX_REQUEST_BYTES: u64 = 2 << 20;
 /// Read-ahead requests that cover a full window: on a long link each connection carries about
 /// a window of bytes per round trip, so the requests, not their sizes, grow with the
 /// bandwidth-delay product.
-const REQUESTS_PER_WINDOW: u64 = 16;
+const REQUESTS_PER_WINDOW: u64 = 8;
 
 /// Where a read's blocks are when it arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -876,7 +876,7 @@ mod tests {
         let r = reader(64);
         assert_eq!(
             [1, 8, 16, 17, 32, 64, 1000].map(|w| r.run_for(w)),
-            [1, 1, 1, 2, 2, 2, 2]
+            [1, 1, 2, 2, 2, 2, 2]
         );
         let st = Default::default();
         let mut at = 0;
