@@ -53,8 +53,8 @@ pub struct FreshArgs {
     /// A running job's status and logs are checked again after this.
     #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
     pub active_ttl: Duration,
-    /// Largest read-ahead of a sequential reader, in blocks (it grows to it while the reader
-    /// waits for blocks; at most half of --cache-size; 0: none).
+    /// Largest read-ahead of a sequential reader, in blocks (it grows while the reader waits
+    /// for blocks and goes faster for it; at most half of --cache-size; 0: none).
     #[arg(long, default_value_t = 256, value_name = "N")]
     pub read_ahead_blocks: u64,
 }

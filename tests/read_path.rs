@@ -130,6 +130,12 @@ async fn a_sequential_read_keeps_several_large_ranges_in_flight() {
         ranges.iter().any(|(a, b)| b - a > 1 << 20),
         "no request of several blocks: {ranges:?}"
     );
+    // None larger than half a long link's TCP window (4 MiB): a body as large as the window
+    // takes two round trips.
+    assert!(
+        ranges.iter().all(|(a, b)| b - a <= 2 << 20),
+        "a request of more than 2 MiB: {ranges:?}"
+    );
     let mut at = 0;
     for (a, b) in &ranges {
         assert!(*a >= at, "bytes {a}-{b} asked twice: {ranges:?}");

@@ -6,6 +6,7 @@ pub mod digest;
 pub mod remote;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
@@ -59,22 +60,58 @@ pub struct ReadState {
     window: u64,
     /// Blocks up to here have been requested ahead already.
     prefetched_to: Option<u64>,
+    /// Bytes read sequentially since the window opened.
+    bytes: u64,
+    /// The window's current size, measured; None before it opens.
+    step: Option<Step>,
 }
 
-/// How far ahead of the furthest read so far a read may land and still count as sequential:
+/// How fast a reader went with one window size: the window doubles again only when it went
+/// faster than with the size before (on a link bound by its bandwidth, not its round trip, a
+/// wider window only holds more of the cache in flight).
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    /// When the window took this size, and the bytes read by then.
+    since: Instant,
+    bytes_then: u64,
+    /// Bytes per second with the size before (0: not measured, the window grows freely).
+    rate_before: f64,
+}
+
+/// Below this many blocks the window doubles on every wait, measured or not: a reader's first
+/// round trips are worth more than the memory.
+const FREE_WINDOW: u64 = 16;
+
+/// How much faster a wider window must have made the reader for it to double again.
+const GROWTH_WORTH_IT: f64 = 1.125;
+
+/// How far behind or ahead of the furthest read so far a read may land and still count as
+/// sequential:
 /// the kernel sends a sequential reader's reads several at a time, and they arrive out of order
 /// (`limits.md`: a reader that takes each for a seek collapses).
 const REORDER_SLACK: u64 = 4 << 20;
 
 /// The most bytes one read-ahead request asks for: several blocks in one round trip, cut into
-/// blocks for the cache. No more than a connection carries in a round trip on a long link (a
-/// TCP window of a few MiB): more bytes in flight need more requests, not larger ones.
-const MAX_REQUEST_BYTES: u64 = 4 << 20;
+/// blocks for the cache. Well within what a connection carries in a round trip on a long link
+/// (a TCP window of a few MiB; a body as large as the window takes two round trips): more bytes
+/// in flight need more requests, not larger ones.
+const MAX_REQUEST_BYTES: u64 = 2 << 20;
 
 /// Read-ahead requests that cover a full window: on a long link each connection carries about
 /// a window of bytes per round trip, so the requests, not their sizes, grow with the
 /// bandwidth-delay product.
-const REQUESTS_PER_WINDOW: u64 = 16;
+const REQUESTS_PER_WINDOW: u64 = 8;
+
+/// Where a read's blocks are when it arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ready {
+    /// All in the cache: the reader does not wait.
+    Cached,
+    /// All in the cache or on their way (read ahead, or asked for by another read).
+    Coming,
+    /// Some not asked for yet.
+    Missing,
+}
 
 /// How one read is served.
 #[derive(Debug, PartialEq, Eq)]
@@ -107,16 +144,19 @@ pub struct Reader {
 impl Reader {
     /// `max_window` is the largest read-ahead, in blocks; it is kept within half of the cache
     /// (blocks in flight count against the cache), so read-ahead never evicts what is being
-    /// read.
+    /// read, and within the requests read-ahead may have in flight at one origin (more would
+    /// only queue for permits, holding cache).
     pub fn new(http: HttpClient, cache: Arc<BlockCache>, block_size: u64, max_window: u64) -> Self {
         let cache_blocks = (cache.capacity() / block_size).max(1);
+        let run = (MAX_REQUEST_BYTES / block_size).max(1);
+        let in_flight_blocks = http.limits().background_max() as u64 * run;
         http.stats().watch_cache(&cache);
         // Idle buffers are kept up to the cache's worth: those of the blocks it dropped.
         let buffers = BufferPool::new(block_size as usize, cache_blocks as usize);
         http.stats().watch_buffers(&buffers);
         Reader {
+            max_window: max_window.min(cache_blocks / 2).min(in_flight_blocks),
             http,
-            max_window: max_window.min(cache_blocks / 2),
             cache,
             buffers,
             block_size,
@@ -194,10 +234,23 @@ impl Reader {
             return Ok(Bytes::new());
         };
         let end = (offset + size).min(file.size());
-        let ready = range
-            .clone()
-            .all(|i| self.cache.is_cached(&(file.key.clone(), i)));
-        let plan = self.plan(state, offset, end - offset, &range, file.size(), ready);
+        let key = |i| (file.key.clone(), i);
+        let ready = if range.clone().all(|i| self.cache.is_cached(&key(i))) {
+            Ready::Cached
+        } else if range.clone().all(|i| self.cache.is_present(&key(i))) {
+            Ready::Coming
+        } else {
+            Ready::Missing
+        };
+        let plan = self.plan(
+            state,
+            offset,
+            end - offset,
+            &range,
+            file.size(),
+            ready,
+            Instant::now(),
+        );
         let mut own_blocks_started = !range.is_empty();
         // Until the server shows whether it serves ranges, one request at a time: a server that
         // ignores them would answer each parallel request with the whole file.
@@ -344,12 +397,14 @@ impl Reader {
     }
 
     /// Updates the handle's state and decides how to serve a read of `len` bytes at `offset`
-    /// that touches `blocks`; `ready` says whether those blocks were all in the cache already.
+    /// that touches `blocks`; `ready` says where those blocks are.
     ///
-    /// A sequential reader's window (blocks requested ahead) doubles each time the reader had
-    /// to wait for its blocks, so it grows until the requests in flight cover the round trip
-    /// (the bandwidth-delay product: then the blocks are there before they are read), within
-    /// `max_window`. A random read drops it to nothing.
+    /// A sequential reader's window (blocks requested ahead) doubles when the reader had to
+    /// wait for its blocks: up to [`FREE_WINDOW`] on every wait, then only while each doubling
+    /// made the reader faster (measured at `now` over half a window's worth of reads), so it grows
+    /// until the requests in flight cover the bandwidth-delay product and stops where the link,
+    /// not the round trip, bounds it; within `max_window`. A random read drops it to nothing.
+    #[allow(clippy::too_many_arguments)]
     fn plan(
         &self,
         state: &std::sync::Mutex<ReadState>,
@@ -357,15 +412,27 @@ impl Reader {
         len: u64,
         blocks: &std::ops::RangeInclusive<u64>,
         file_size: u64,
-        ready: bool,
+        ready: Ready,
+        now: Instant,
     ) -> Plan {
         let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
         let first = st.reads == 0;
         st.reads += 1;
-        // Up to a block behind the furthest read (a late one of the kernel's batch), or a
-        // little ahead of it.
-        let sequential = offset + self.block_size >= st.next_offset
-            && offset <= st.next_offset + self.block_size.max(REORDER_SLACK);
+        let slack = self.block_size.max(REORDER_SLACK);
+        // Behind the furthest read, onto blocks read ahead or asked for already: a late read of
+        // the kernel's batch (it has up to 64 reads in flight, which reach us in any order; a
+        // 1 GiB `dd` at 100 ms saw reads 2-30 blocks late, each taken for a seek that dropped
+        // the window to nothing). It changes nothing.
+        if offset + slack < st.next_offset && ready != Ready::Missing {
+            return Plan {
+                direct: false,
+                first: false,
+                prefetch: 0..0,
+                run: 1,
+            };
+        }
+        // A little behind the furthest read or a little ahead of it.
+        let sequential = offset + slack >= st.next_offset && offset <= st.next_offset + slack;
         st.next_offset = match sequential {
             true => st.next_offset.max(offset + len),
             false => offset + len,
@@ -376,8 +443,10 @@ impl Reader {
         // Whole blocks would more than quadruple the bytes this read needs.
         let small = span.end - span.start > 4 * len;
         if !sequential {
+            tracing::trace!(offset, len, next = st.next_offset, "seek");
             st.window = 0;
             st.prefetched_to = None;
+            st.step = None;
             return Plan {
                 direct: small,
                 first: false,
@@ -385,9 +454,11 @@ impl Reader {
                 run: 1,
             };
         }
-        if st.window == 0 || !ready {
-            st.window = (st.window * 2).clamp(1, self.max_window.max(1));
+        st.bytes += len;
+        if st.window == 0 || ready != Ready::Cached {
+            self.grow(&mut st, now);
         }
+        tracing::trace!(offset, len, ?ready, window = st.window, "sequential read");
         let direct = first && small;
         if self.max_window == 0 {
             return Plan {
@@ -419,6 +490,44 @@ impl Reader {
             first: direct,
             prefetch,
             run,
+        }
+    }
+
+    /// Doubles the window of a reader that waited, if it is worth it (see [`Self::plan`]).
+    fn grow(&self, st: &mut ReadState, now: Instant) {
+        let most = self.max_window.max(1);
+        let rate_before = match st.step {
+            Some(step) if st.window >= FREE_WINDOW.min(most) => {
+                // Measured once half a window's worth of blocks was read with this size (a
+                // shorter step under-reads a doubling, a longer one slows the ramp).
+                let read = st.bytes - step.bytes_then;
+                if read < st.window / 2 * self.block_size {
+                    return;
+                }
+                let secs = now.saturating_duration_since(step.since).as_secs_f64();
+                let rate = read as f64 / secs.max(1e-6);
+                if rate < step.rate_before * GROWTH_WORTH_IT {
+                    // No faster than the size before: stay, and measure again from here.
+                    st.step = Some(Step {
+                        since: now,
+                        bytes_then: st.bytes,
+                        rate_before: step.rate_before.max(rate),
+                    });
+                    return;
+                }
+                rate
+            }
+            _ => 0.0,
+        };
+        let window = (st.window * 2).clamp(1, most);
+        if window != st.window || st.step.is_none() {
+            tracing::trace!(window, rate_before, "read-ahead window");
+            st.window = window;
+            st.step = Some(Step {
+                since: now,
+                bytes_then: st.bytes,
+                rate_before,
+            });
         }
     }
 
@@ -485,6 +594,7 @@ impl Reader {
                     span.start,
                     span.end - 1
                 );
+                tracing::trace!("{what}: asked");
                 let answer = limit::background_until(
                     urgency,
                     reader.http.retry().run(&what, || {
@@ -492,6 +602,7 @@ impl Reader {
                     }),
                 )
                 .await?;
+                tracing::trace!("{what}: got");
                 match answer {
                     remote::RangeAnswer::Bytes(blocks) => Ok(Arc::new(blocks)),
                     remote::RangeAnswer::WholeBody(_) => Err(crate::error::FsError::unavailable(
@@ -670,7 +781,65 @@ mod tests {
         ready: bool,
     ) -> Plan {
         let blocks = blocks::blocks_for(offset, len, MIB, size).unwrap();
-        r.plan(st, offset, len, &blocks, size, ready)
+        let ready = if ready { Ready::Cached } else { Ready::Missing };
+        r.plan(st, offset, len, &blocks, size, ready, Instant::now())
+    }
+
+    /// `count` 1 MiB reads from `at` by a reader that waits for each, on a 100 ms link carrying
+    /// `mib_per_s` at most: each read takes a round trip's share of the window, or the link's
+    /// time for its bytes, on a clock of its own.
+    fn link_reads(
+        r: &Reader,
+        st: &std::sync::Mutex<ReadState>,
+        at: u64,
+        count: u64,
+        mib_per_s: f64,
+    ) {
+        let mut now = Instant::now();
+        for i in 0..count {
+            let offset = at + i * MIB;
+            let blocks = blocks::blocks_for(offset, MIB, MIB, 1 << 40).unwrap();
+            r.plan(st, offset, MIB, &blocks, 1 << 40, Ready::Missing, now);
+            let rtt_share = 0.1 / window(st).max(1) as f64;
+            now += std::time::Duration::from_secs_f64(rtt_share.max(1.0 / mib_per_s));
+        }
+    }
+
+    #[test]
+    fn the_window_stops_growing_when_the_reader_stops_going_faster() {
+        // 100 MiB/s at 100 ms: 10 blocks in flight carry it; the window stops at the first
+        // size past that (16), doubles once more to see that 32 is no faster, and stays.
+        let r = reader(256);
+        let st = Default::default();
+        link_reads(&r, &st, 0, 400, 100.0);
+        assert_eq!(window(&st), 32);
+        // Unbounded, the same reader grows to its bound: the requests read-ahead may have in
+        // flight (48 of 2 MiB), within half the cache (128).
+        let st = Default::default();
+        link_reads(&r, &st, 0, 400, f64::INFINITY);
+        assert_eq!((window(&st), r.max_window), (96, 96));
+        // A seek starts the measure again.
+        let p = plan_ready(&r, &st, 1 << 39, 4096, 1 << 40, false);
+        assert_eq!((window(&st), p.prefetch), (0, 0..0));
+    }
+
+    #[test]
+    fn a_late_read_onto_blocks_on_their_way_is_no_seek() {
+        let r = reader(64);
+        let st = Default::default();
+        link_reads(&r, &st, 0, 40, f64::INFINITY);
+        let w = window(&st);
+        assert!(w > 1);
+        // 20 blocks behind, onto blocks read ahead: one of the kernel's reads, late.
+        let late = |ready| {
+            let blocks = blocks::blocks_for(20 * MIB, MIB, MIB, 1 << 40).unwrap();
+            r.plan(&st, 20 * MIB, MIB, &blocks, 1 << 40, ready, Instant::now())
+        };
+        let p = late(Ready::Coming);
+        assert_eq!((window(&st), p.prefetch, p.direct), (w, 0..0, false));
+        // Onto blocks nobody asked for: a seek.
+        late(Ready::Missing);
+        assert_eq!(window(&st), 0);
     }
 
     fn window(st: &std::sync::Mutex<ReadState>) -> u64 {
@@ -710,10 +879,9 @@ mod tests {
             read(true);
         }
         assert_eq!(window(&st), 4);
-        // Waiting again: it grows, up to the limit asked for.
-        for _ in 0..20 {
-            read(false);
-        }
+        // Waiting again: it grows, up to the limit asked for (on a link of unbounded
+        // bandwidth, each doubling doubles the speed).
+        link_reads(&r, &st, 13 * MIB, 40, f64::INFINITY);
         assert_eq!(window(&st), 64);
         // A seek: no window, no read-ahead.
         let p = plan_ready(&r, &st, 1 << 39, 4096, 1 << 40, false);
@@ -725,7 +893,7 @@ mod tests {
         let r = reader(64);
         assert_eq!(
             [1, 8, 16, 17, 32, 64, 1000].map(|w| r.run_for(w)),
-            [1, 1, 1, 2, 2, 4, 4]
+            [1, 1, 2, 2, 2, 2, 2]
         );
         let st = Default::default();
         let mut at = 0;
