@@ -1,13 +1,9 @@
 //! The fuser adapter. It only translates: each request is handed to a tokio task that calls the
-//! core ([`WeaverFs`]) and replies, so a slow read never holds up an `ls`; getattr and open
-//! are answered on the FUSE thread when they need no request ([`FuseAdapter::answer`]).
+//! core ([`WeaverFs`]) and replies, so a slow read never holds up an `ls`.
 
 use std::ffi::OsStr;
-use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Waker};
 use std::time::Duration;
 
 use fuser::{
@@ -78,51 +74,14 @@ impl FuseAdapter {
     /// Runs `op` on the runtime and hands its result to `reply`.
     fn spawn<T, Fut, R>(&self, op: impl FnOnce(Arc<WeaverFs>) -> Fut, reply: R)
     where
-        Fut: Future<Output = Result<T, FsError>> + Send + 'static,
-        T: Send + 'static,
-        R: FnOnce(Result<T, Errno>) + Send + 'static,
-    {
-        self.rt.spawn(self.task(op, reply));
-    }
-
-    /// As [`Self::spawn`], but polled once here first: attributes and an open of a file
-    /// probed before are answered by the thread that took the request, without waking a
-    /// runtime thread for it (a wake-up can be a time slice away when the CPUs are busy). What
-    /// has to wait (a probe, a document) goes on as a task from where it stopped. Only for
-    /// operations that send at most one request: not for lookups (a job's first lookup sends
-    /// three together) nor reads (they start read-ahead tasks, which would then run first).
-    fn answer<T, Fut, R>(&self, op: impl FnOnce(Arc<WeaverFs>) -> Fut, reply: R)
-    where
-        Fut: Future<Output = Result<T, FsError>> + Send + 'static,
-        T: Send + 'static,
-        R: FnOnce(Result<T, Errno>) + Send + 'static,
-    {
-        let mut task = self.task(op, reply);
-        let answered = {
-            let _in_runtime = self.rt.enter();
-            let mut cx = Context::from_waker(Waker::noop());
-            task.as_mut().poll(&mut cx).is_ready()
-        };
-        if !answered {
-            self.rt.spawn(task);
-        }
-    }
-
-    /// `op` within the time limit of an operation, then `reply` with its result.
-    fn task<T, Fut, R>(
-        &self,
-        op: impl FnOnce(Arc<WeaverFs>) -> Fut,
-        reply: R,
-    ) -> Pin<Box<impl Future<Output = ()> + Send + 'static>>
-    where
-        Fut: Future<Output = Result<T, FsError>> + Send + 'static,
+        Fut: std::future::Future<Output = Result<T, FsError>> + Send + 'static,
         T: Send + 'static,
         R: FnOnce(Result<T, Errno>) + Send + 'static,
     {
         let fut = op(self.fs.clone());
         let stats = self.fs.stats().clone();
         let limit = self.op_timeout;
-        Box::pin(async move {
+        self.rt.spawn(async move {
             let result = tokio::time::timeout(limit, fut)
                 .await
                 .unwrap_or_else(|_| Err(FsError::TimedOut(format!("no answer within {limit:?}"))));
@@ -132,7 +91,7 @@ impl FuseAdapter {
                 Errno::from_i32(e.errno())
             });
             reply(result);
-        })
+        });
     }
 }
 
@@ -210,7 +169,7 @@ impl Filesystem for FuseAdapter {
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         let owner = self.owner;
-        self.answer(
+        self.spawn(
             move |fs| async move { fs.getattr(ino.0).await },
             move |r| match r {
                 Ok(a) => reply.attr(&a.ttl, &file_attr(&a, owner)),
@@ -235,7 +194,7 @@ impl Filesystem for FuseAdapter {
         }
         let passthrough = self.passthrough.clone();
         let stats = self.fs.stats().clone();
-        self.answer(
+        self.spawn(
             move |fs| async move { fs.open(ino.0).await },
             move |r| match r {
                 Ok(o) => {
