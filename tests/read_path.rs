@@ -63,6 +63,14 @@ fn file_requests(server: &TestServer) -> Vec<weaverfs_server::RequestRecord> {
         .collect()
 }
 
+/// Requests for the file `name` alone: other files' probes may still be coming in.
+fn requests_for(server: &TestServer, name: &str) -> usize {
+    file_requests(server)
+        .iter()
+        .filter(|r| r.path.ends_with(name))
+        .count()
+}
+
 /// Waits until the server has seen `n` requests for files (the background probes of a
 /// listing), whatever the machine's speed.
 async fn until_file_requests(server: &TestServer, n: usize) {
@@ -612,6 +620,77 @@ async fn a_server_without_statistics_is_asked_once_and_probes_give_the_sizes() {
     ino_of(&fs, &[jobs::FILES, "output_text.txt"]).await;
     assert_eq!(statistics_requests(&server), 1);
     fs.release(listed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_opened_again_keeps_the_kernels_pages_and_asks_nothing() {
+    // As the benchmark's "first 4 KiB of that file again": `ls -l` of a job whose sizes were
+    // announced, a file read once, then opened again.
+    let (_dir, cfg) = job_of_files(100, small_or_large);
+    let (server, fs) = setup(cfg, |_| {}).await;
+    let job = ino_of(&fs, &[MANY]).await;
+    let listed = fs.opendir(job).await.unwrap();
+    fs.readdir_attrs(listed, 0, usize::MAX).await.unwrap();
+    // f000 is probed (whole) with the listing, f001 (200 kB) only when opened.
+    for (i, name) in [(0, "f000.dat"), (1, "f001.dat")] {
+        let told = fs.lookup(job, name).await.unwrap();
+        let size = small_or_large(i);
+        assert_eq!(told.size, size as u64, "{name}: the announced size");
+        let first = fs.open(told.ino).await.unwrap();
+        // The announced size was right: the kernel's size and pages are usable at once.
+        assert!(!first.direct_io && !first.keep_cache, "{name}: first open");
+        fs.release(first.fh);
+        assert_eq!(read_all(&fs, told.ino, 4096).await, file_body(i, size));
+        let asked = requests_for(&server, name);
+        // The attributes now come from the file's answer, with the same size.
+        assert_eq!(fs.getattr(told.ino).await.unwrap().size, size as u64);
+        let again = fs.open(told.ino).await.unwrap();
+        // The same version: the kernel keeps the pages it read, so it sends no read at all.
+        assert!(again.keep_cache && !again.direct_io, "{name}: opened again");
+        fs.release(again.fh);
+        assert_eq!(read_all(&fs, told.ino, 4096).await, file_body(i, size));
+        assert_eq!(
+            requests_for(&server, name),
+            asked,
+            "{name}: no request when opened and read again"
+        );
+    }
+    fs.release(listed);
+}
+
+/// Bytes weaverfs has served to the kernel so far, and the length of the `stats.json` read
+/// that told it (served too, once the document was made).
+fn bytes_served(m: &common::Mounted) -> (u64, u64) {
+    let text = std::fs::read_to_string(m.path(".weaverfs/stats.json")).unwrap();
+    let stats: weaverfs_fs::stats::Snapshot = serde_json::from_str(&text).unwrap();
+    (stats.bytes_served, text.len() as u64)
+}
+
+#[test]
+fn through_a_mount_a_file_read_again_comes_from_the_kernels_pages() {
+    let (_dir, cfg) = job_of_files(PAST_PROBE_ALL, small_or_large);
+    let m = common::Mounted::start(cfg, &[]);
+    let job = m.path(MANY);
+    common::run("ls", &["-l", job.to_str().unwrap()]);
+    // f000 came whole with the listing's probe; f001 (200 kB) is probed when opened.
+    for i in [0, 1] {
+        let name = format!("f{i:03}.dat");
+        let path = job.join(&name);
+        let body = file_body(i, small_or_large(i));
+        assert!(std::fs::read(&path).unwrap() == body, "{}", path.display());
+        let asked = requests_for(&m.server, &name);
+        let (before, told) = bytes_served(&m);
+        assert!(std::fs::read(&path).unwrap() == body, "{}", path.display());
+        let (after, _) = bytes_served(&m);
+        assert_eq!(
+            after - before,
+            told,
+            "{}: read again, no read reached weaverfs but the stats' own",
+            path.display()
+        );
+        assert_eq!(requests_for(&m.server, &name), asked, "{name}: no request");
+    }
+    m.unmount();
 }
 
 #[test]
