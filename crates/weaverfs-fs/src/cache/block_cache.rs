@@ -425,7 +425,11 @@ mod tests {
         assert_eq!(blocks_budget(512 * MIB, MIB, receive), 448 * MIB);
         assert_eq!(blocks_budget(16 * MIB, MIB, receive), 12 * MIB);
         assert_eq!(blocks_budget(6 * MIB, MIB, receive), 5 * MIB);
-        assert_eq!(blocks_budget(4 * MIB, MIB, receive), 4 * MIB);
+        assert_eq!(
+            blocks_budget(3 * MIB, MIB, receive),
+            3 * MIB,
+            "less than a block: none"
+        );
         assert_eq!(blocks_budget(256 * MIB, MIB, 0), 256 * MIB);
     }
 
