@@ -25,11 +25,11 @@ enum Found {
 }
 
 /// The bytes of blocks a cache of `cache_size` bytes holds when `others` bytes of the same
-/// budget go to buffers outside it (the connections' receive buffers): at most an eighth of the
-/// budget goes to them, in whole blocks, so a small cache keeps its blocks.
+/// budget go to buffers outside it (the connections' receive buffers): at most a quarter of the
+/// budget goes to them, in whole blocks, so a small cache keeps most of its blocks.
 pub fn blocks_budget(cache_size: u64, block_size: u64, others: u64) -> u64 {
     let block_size = block_size.max(1);
-    let others = others.min(cache_size / 8) / block_size * block_size;
+    let others = others.min(cache_size / 4) / block_size * block_size;
     cache_size - others
 }
 
@@ -417,12 +417,19 @@ mod tests {
     }
 
     #[test]
-    fn receive_buffers_take_at_most_an_eighth_of_the_budget_in_whole_blocks() {
+    fn receive_buffers_take_at_most_a_quarter_of_the_budget_in_whole_blocks() {
         const MIB: u64 = 1 << 20;
+        // The default: 64 connections of 1 MiB take a quarter of 256 MiB.
         let receive = 64 * crate::client::http::RECEIVE_BUFFER_BYTES;
-        assert_eq!(blocks_budget(256 * MIB, MIB, receive), 224 * MIB);
-        assert_eq!(blocks_budget(16 * MIB, MIB, receive), 14 * MIB);
-        assert_eq!(blocks_budget(4 * MIB, MIB, receive), 4 * MIB);
+        assert_eq!(blocks_budget(256 * MIB, MIB, receive), 192 * MIB);
+        assert_eq!(blocks_budget(512 * MIB, MIB, receive), 448 * MIB);
+        assert_eq!(blocks_budget(16 * MIB, MIB, receive), 12 * MIB);
+        assert_eq!(blocks_budget(6 * MIB, MIB, receive), 5 * MIB);
+        assert_eq!(
+            blocks_budget(3 * MIB, MIB, receive),
+            3 * MIB,
+            "less than a block: none"
+        );
         assert_eq!(blocks_budget(256 * MIB, MIB, 0), 256 * MIB);
     }
 

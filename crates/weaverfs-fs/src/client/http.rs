@@ -38,9 +38,11 @@ pub struct HttpOptions {
 
 /// The memory one HTTP/1 connection's receive buffers take: hyper's read buffer grows to 408 KiB
 /// on a large body (its `DEFAULT_MAX_BUFFER_SIZE`; reqwest offers no way to lower it) and keeps
-/// it while the connection waits in the pool; while a chunk cut from it is being copied, the
-/// next read may take a second one. Measured: 0.4-0.7 MiB per connection.
-pub const RECEIVE_BUFFER_BYTES: u64 = 512 << 10;
+/// it while the connection waits in the pool; a chunk cut from it and waiting in the body's
+/// channel pins that buffer while the next read takes a second one. A slow body (a capped link)
+/// keeps both alive for the whole answer: measured 1.0 MiB per connection there (0.4-0.7 MiB
+/// on a fast link), so two buffers and the allocator's slack are what one connection costs.
+pub const RECEIVE_BUFFER_BYTES: u64 = 1 << 20;
 
 impl HttpOptions {
     /// The memory the receive buffers of one origin's connections may take: one per request
