@@ -128,10 +128,14 @@ def test_ctrl_c_ends_a_waiting_call():
         arrived.wait()
         os.kill(os.getpid(), signal.SIGINT)
 
+    # Python's own Ctrl-C handler, whatever this process inherited: a shell's background job
+    # starts with SIGINT ignored, and Python then installs none (the CI launched so failed here).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=interrupt, daemon=True).start()
     try:
         with pytest.raises(KeyboardInterrupt):
             fs.ls("")
     finally:
+        signal.signal(signal.SIGINT, previous)
         go.set()
         server.shutdown()
